@@ -174,13 +174,11 @@ async def isolate(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh)
         healed = time.monotonic()
         tip, behind = watch.height, watch.height - away_watch.height
         away_moved = away_watch.height - away_at_cut
-        async with trio.open_nursery() as loading:
-            loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+        async with beside(send, CATCH_UP_LIMIT_S + AFTER_S):
             first = away_watch.height + 1
             first_height_s = await wait_for_height(away_watch, lambda: first, healed)
             catch_up_s = await wait_for_height(away_watch, lambda: tip, healed)
             live_s = await wait_for_height(away_watch, lambda: watch.height, healed)
-            loading.cancel_scope.cancel()
         after = await time_after(watch, send)
     committed_while_cut = tip - cut_at_height
     assert committed_while_cut > 0, "the three stopped committing while one was cut off"
@@ -216,10 +214,7 @@ async def split_in_two(
         at_heal = max(w.height for w in watches)
         regions.proxies.split([])
         healed = time.monotonic()
-        with trio.fail_after(CATCH_UP_LIMIT_S):
-            while min(w.height for w in watches) <= at_heal:
-                await trio.sleep(0.05)
-        recovered_s = time.monotonic() - healed
+        recovered_s = await wait_level(watches, at_heal + 1, healed)
         after = await time_after(watch, send)
     return {
         "split_s": round(healed - split, 1),
@@ -245,10 +240,8 @@ async def hold_one_way(
         regions.proxies.hold({(args.node, 0)})
         held = time.monotonic()
         behind = Behind()
-        async with trio.open_nursery() as during_hold:
-            during_hold.start_soon(behind.follow, watches, held)
+        async with beside(behind.follow, watches, held):
             during = await timed(watch, send, args.isolated)
-            during_hold.cancel_scope.cancel()
         tip = max(w.height for w in watches)
         regions.proxies.hold(set())
         whole = time.monotonic()
@@ -274,18 +267,14 @@ async def flap(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) ->
         before = await timed(watch, send, WARM_S)
         at_start, flapping_at_start = watch.height, flapping_watch.height
         start = time.monotonic()
-        async with trio.open_nursery() as flaps:
-            flaps.start_soon(flap_links, regions.proxies, args.node, args.flap)
+        async with beside(flap_links, regions.proxies, args.node, args.flap):
             during = await timed(watch, send, args.isolated)
-            flaps.cancel_scope.cancel()
         regions.proxies.cut(set())
         whole = time.monotonic()
         tip, behind = watch.height, watch.height - flapping_watch.height
         flapping_moved = flapping_watch.height - flapping_at_start
-        async with trio.open_nursery() as loading:
-            loading.start_soon(send, CATCH_UP_LIMIT_S + AFTER_S)
+        async with beside(send, CATCH_UP_LIMIT_S + AFTER_S):
             live_s = await wait_for_height(flapping_watch, lambda: watch.height, whole)
-            loading.cancel_scope.cancel()
         after = await time_after(watch, send)
     assert tip > at_start, "the three stopped committing while one flapped"
     return {
@@ -332,6 +321,16 @@ async def wait_level(watches: list[CommitWatch], tip: int, since: float) -> floa
         while min(w.height for w in watches) < tip:
             await trio.sleep(0.05)
     return time.monotonic() - since
+
+
+@asynccontextmanager
+async def beside(task: Callable[..., Awaitable[object]], *args: Any) -> AsyncIterator[None]:
+    """`task(*args)` runs beside the block (the load offered, links flapping, a lag
+    followed) and is cancelled when the block ends."""
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(task, *args)
+        yield
+        nursery.cancel_scope.cancel()
 
 
 async def timed(watch: CommitWatch, send: Send, seconds: float) -> float | None:

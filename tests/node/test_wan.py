@@ -8,6 +8,7 @@ import random
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -36,6 +37,11 @@ def test_a_mesh_gives_each_ordered_pair_its_own_route() -> None:
         (5000, 10), (6000, 10)
     ]  # fmt: skip
     assert [r.ends for r in mesh.routes] == [(0, 1), (1, 0)]
+
+
+def write_cuts(path: Path, sides: Sequence[list[int]] = (), held: Sequence[list[int]] = ()) -> None:
+    """The proxies' cut file as `Proxies` writes it (tests/node/wan.py, CUT_FILE)."""
+    path.write_text(json.dumps({"sides": list(sides), "held": list(held)}))
 
 
 async def echo(stream: trio.SocketStream) -> None:
@@ -69,14 +75,14 @@ async def test_a_node_cut_off_loses_its_open_connections_and_gets_none_until_hea
         held = await trio.open_tcp_stream("127.0.0.1", listen)
         await held.send_all(b"a")
         assert await held.receive_some() == b"a"
-        cut_file.write_text(json.dumps([[1]]))  # the dialled end of the first route
+        write_cuts(cut_file, sides=[[1]])  # the dialled end of the first route
         await trio.sleep(4 * CUT_POLL_S)
         with trio.fail_after(2):
             assert await held.receive_some() == b""  # closed by the proxy
         await held.aclose()
         assert not await is_carried(listen)
         assert await is_carried(other)  # a link between two other nodes still carries
-        cut_file.write_text(json.dumps([]))
+        write_cuts(cut_file)
         await trio.sleep(4 * CUT_POLL_S)
         assert await is_carried(listen)
         nursery.cancel_scope.cancel()
@@ -127,11 +133,11 @@ async def test_a_split_cuts_the_links_between_its_sides_and_keeps_those_within(
         nursery.start_soon(trio.serve_listeners, echo, listeners)
         nursery.start_soon(serve, routes, 0, cut_file)
         await trio.sleep(0.2)
-        cut_file.write_text(json.dumps([[0, 1], [2, 3]]))
+        write_cuts(cut_file, sides=[[0, 1], [2, 3]])
         await trio.sleep(4 * CUT_POLL_S)
         carried = [await is_carried(route.listen_port) for route in routes]
         assert carried == [True, False, True, False]
-        cut_file.write_text(json.dumps([[2]]))  # one node apart from the three others
+        write_cuts(cut_file, sides=[[2]])  # one node apart from the three others
         await trio.sleep(4 * CUT_POLL_S)
         carried = [await is_carried(route.listen_port) for route in routes]
         assert carried == [True, False, False, True]
@@ -173,13 +179,13 @@ async def test_a_held_direction_stalls_in_order_while_the_other_way_carries(
         async with stream:
             await stream.send_all(b"from 1")
             async for data in stream:
-                heard.append(data)
+                heard.append(bytes(data))
 
     async with trio.open_nursery() as nursery:
         listeners = await trio.open_tcp_listeners(target, host="127.0.0.1")
         nursery.start_soon(trio.serve_listeners, node_1, listeners)
         nursery.start_soon(serve, [Route(listen, target, Link(2), (0, 1))], 0, cut_file)
-        cut_file.write_text(json.dumps({"sides": [], "held": [[0, 1]]}))
+        write_cuts(cut_file, held=[[0, 1]])
         await trio.sleep(0.2)
         stream = await trio.open_tcp_stream("127.0.0.1", listen)
         with trio.fail_after(2):
@@ -188,7 +194,7 @@ async def test_a_held_direction_stalls_in_order_while_the_other_way_carries(
         await stream.send_all(b"b")
         await trio.sleep(0.3)
         assert heard == []
-        cut_file.write_text(json.dumps({"sides": [], "held": []}))
+        write_cuts(cut_file)
         with trio.fail_after(2):
             while b"".join(heard) != b"ab":
                 await trio.sleep(0.01)

@@ -50,7 +50,7 @@ CUT_POLL_S = 0.05
 CUT_FILE = "wan-cut.json"
 """Beside the routes' file: `{"sides": [...], "held": [...]}`, the sides a JSON list of
 lists of node indices (the nodes named in none are one more side together) and the held
-directions `[from, to]` pairs; a bare list is the sides alone; absent when whole."""
+directions `[from, to]` pairs; absent when whole."""
 
 REGION_ROUND_TRIPS_MS = (
     (2, 30, 80, 150),
@@ -202,10 +202,9 @@ async def follow_cuts(path: Path, cuts: Cuts) -> None:
     it is absent)."""
     while True:
         try:
-            read = json.loads(path.read_text())
+            spec = json.loads(path.read_text())
         except FileNotFoundError:
-            read = []
-        spec = {"sides": read, "held": []} if isinstance(read, list) else read
+            spec = {"sides": [], "held": []}
         cuts.apply(tuple(frozenset(side) for side in spec["sides"]))
         cuts.held = frozenset((a, b) for a, b in spec["held"])
         await trio.sleep(CUT_POLL_S)
