@@ -68,6 +68,13 @@ from consensus.records import (
     encode_height_record,
     encode_input_record,
 )
+from consensus.repair import (
+    HEIGHTS_SERVED,
+    OnMissingCommit,
+    OnMissingProposal,
+    Repair,
+    get_precommits,
+)
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.state_machine import (
     MAX_FUTURE_ROUNDS,
@@ -253,6 +260,10 @@ class EngineStats:
     evidence: list[DuplicateVoteEvidence] = field(default_factory=list)
     untimely_proposals: int = 0
     """New proposals whose time was too far ahead of this node's clock (prevoted nil)."""
+    proposals_asked: int = 0
+    """Proposals asked of a voter, this node holding none of the round's (`on_missing_proposal`)."""
+    commits_asked: int = 0
+    """Commit certificates asked of a peer at the next height (`on_missing_commit`)."""
 
 
 _DEFERRED_DURING_REPLAY = (Broadcast, ScheduleTimeout, RequestProposal, ValidateBlock)
@@ -288,12 +299,18 @@ class Engine:
         on_commit: OnCommit | None = None,
         on_behind: OnBehind | None = None,
         on_missing_txs: OnMissingTxs | None = None,
+        on_missing_proposal: OnMissingProposal | None = None,
+        on_missing_commit: OnMissingCommit | None = None,
         on_proposal_time: OnProposalTime | None = None,
     ) -> None:
         """`signer` (sharing `wal`) replaces the one built from `key`; without `on_behind`
         messages from too far ahead are dropped; `on_missing_txs(peer, compact, ids)` asks
         the host to fetch what a compact proposal names and this node lacks (from `peer`,
-        who sent it, or any other) and hand it to `add_txs`; `on_proposal_time(proposer,
+        who sent it, or any other) and hand it to `add_txs`; `on_missing_proposal(voter,
+        height, round)` asks the host to fetch a proposal a vote showed this node lacks and
+        hand it to `receive`, `on_missing_commit(peer, height)` the commit certificate of
+        this node's height from a peer that moved past it, for `add_commit`
+        (`consensus.repair`); `on_proposal_time(proposer,
         ahead_ms, timely)` hears, for each round's proposal, how far its time was ahead of
         this node's clock when it arrived (negative: behind), and whether it was timely."""
         self.chain_start = start
@@ -311,6 +328,9 @@ class Engine:
         self.on_commit = on_commit
         self.on_behind = on_behind
         self.on_missing_txs = on_missing_txs
+        self.on_missing_proposal = on_missing_proposal
+        self.on_missing_commit = on_missing_commit
+        self._repair = Repair()
         self.on_proposal_time = on_proposal_time
         self.pool = EvidencePool()
         self.stats = EngineStats()
@@ -456,11 +476,14 @@ class Engine:
                     self._note_proposal_time(message, received_ms)
                 self._process(ProposalReceived(message, received_ms))
             else:
+                self._ask_for_missing(peer, message)
                 self._process(VoteReceived(message))
         elif message.height < current:
             return  # a finished height: its sender catches up by block sync
         elif message.height <= current + self.config.future_heights:
             self._future.append((peer, message))
+            if message.height == current + 1:
+                self._ask_for_commit(peer)
         elif self.on_behind is not None:
             self.on_behind(peer, message.height)
 
@@ -483,6 +506,60 @@ class Engine:
         self._hold(proposal)
         self._note_proposal_time(proposal, received_ms)
         self._process(ProposalReceived(proposal, received_ms))
+
+    def _ask_for_missing(self, voter: PeerId, vote: Vote) -> None:
+        """Ask `voter` for what of the block its vote names this node lacks: the proposal,
+        or the transactions its compact proposal waits for (consensus.repair); before the
+        vote counts, which may end the height."""
+        wanted = self._repair.get_wanted(voter, vote, self.state.proposals, self._awaiting)
+        if wanted is None or not vote.is_signed_by_validator(self.chain_start.chain_id):
+            return
+        assert vote.block_hash is not None
+        if wanted == "proposal" and self.on_missing_proposal is not None:
+            self._repair.note_asked(voter, vote, wanted)
+            self.stats.proposals_asked += 1
+            self.on_missing_proposal(voter, vote.height, vote.round)
+        elif wanted == "txs" and self.on_missing_txs is not None:
+            self._repair.note_asked(voter, vote, wanted)
+            compact, _ = self._awaiting[vote.round, vote.block_hash]
+            try:
+                compact.assemble(self.get_tx)
+            except MissingTxs as exc:
+                self.on_missing_txs(voter, compact, exc.tx_ids)
+
+    def _ask_for_commit(self, peer: PeerId) -> None:
+        """Ask `peer`, whose message of the next height shows it committed this one, for
+        the commit certificate of this height (consensus.repair), once a height."""
+        if self.on_missing_commit is None or self.state.decided or self._repair.commit_asked:
+            return
+        self._repair.commit_asked = True
+        self.stats.commits_asked += 1
+        self.on_missing_commit(peer, self.state.height)
+
+    def add_commit(self, peer: PeerId, certificate: CommitCertificate) -> None:
+        """A commit certificate `peer` answered: its precommits count as that peer's
+        gossip of them would (each checked; one for a block whose proposal this node
+        lacks asks `peer` for it)."""
+        for vote in get_precommits(certificate):
+            self.receive(peer, vote)
+
+    def get_proposal_message(self, height: int, round_: int) -> bytes | None:
+        """The proposal of (`height`, `round_`) encoded as gossip sends it, if this node
+        holds it (of its height or the `HEIGHTS_SERVED` before): a peer it missed asks."""
+        current, proposals = self.state.height, self.state.proposals
+        proposal = self._repair.find_proposal(height, round_, current, proposals)
+        return None if proposal is None else self._pack(proposal)
+
+    def get_commit(self, height: int) -> CommitCertificate | None:
+        """The commit certificate of `height` if it is one of the last this node stored
+        (`HEIGHTS_SERVED`; older ones are block sync's): a peer still deciding it asks."""
+        last = self.state.last_commit
+        if last is not None and last.height == height:
+            return last
+        stored = self.store.get_height()
+        recent = stored - HEIGHTS_SERVED < height <= stored
+        found = self.store.get_block(height) if recent else None
+        return None if found is None else found[1]
 
     def _note_proposal_time(self, proposal: Proposal, received_ms: int) -> None:
         """How far ahead of this node's clock the round's proposal came (a compact one: when
@@ -546,8 +623,14 @@ class Engine:
         self._held.update(index_txs(proposal.block.txs))
 
     def _encode(self, message: Proposal | Vote) -> bytes:
+        """`message` as this node sends it; a proposal's transactions held for peers that
+        ask for those the compact proposal names by id."""
         if self.config.compact_proposals and isinstance(message, Proposal):
             self._hold(message)
+        return self._pack(message)
+
+    def _pack(self, message: Proposal | Vote) -> bytes:
+        if self.config.compact_proposals and isinstance(message, Proposal):
             in_mempool = self.mempool.get_tx
             return encode_message(make_compact(message, lambda i: in_mempool(i) is not None))
         return encode_message(message)
@@ -759,6 +842,7 @@ class Engine:
         self.app.check_height(height)  # before anything of the height is logged or signed
         self._held_before, self._held = self._held, {}
         self._awaiting.clear()
+        self._repair.start_height(self.state.height, self.state.proposals)
         # Not fsynced (an fsync per height on every node's critical path): the first of
         # our signatures at this height syncs it with everything before it, and a marker
         # lost with no signature after it only makes a restart start the height afresh.

@@ -1,5 +1,5 @@
 """Our engine over the p2p host: consensus messages and transactions from gossip into the
-driver, blocks and transactions served to peers, and the sync loop.
+driver, blocks, transactions, proposals and commits served to peers, and the sync loop.
 
 The sync loop block-syncs (`node/blocksync.py`) before consensus starts, and again
 whenever the node is behind: far behind (a message from beyond the heights the engine
@@ -10,6 +10,7 @@ height, nobody sends its votes again). Consensus pauses while it catches up.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from node.clock import wall_clock_ms
 from node.driver import GOSSIP_PEER, Driver
 from node.p2p import P2PNode
 from node.p2p.topics import TX, feed_driver
+from node.repair_fetch import fetch_commit, fetch_proposal, serve_repairs
 from node.txfetch import fetch_txs, serve_txs
 from records.codec import DecodeError
 
@@ -49,11 +51,14 @@ async def run_consensus(
     driver.on_behind = sync.on_behind
     serve_blocks(p2p, get_synced, driver.store.get_height)
     serve_txs(p2p, driver.engine.get_tx)
+    serve_repairs(p2p, driver.engine.get_proposal_message, driver.engine.get_commit)
 
     async def fetch(peer: str, tx_ids: tuple[bytes, ...]) -> list[bytes]:
         return await fetch_txs(p2p, [peer, *p2p.connected_peers()], tx_ids)
 
     driver.fetch_txs = fetch
+    driver.fetch_proposal = functools.partial(fetch_proposal, p2p)
+    driver.fetch_commit = functools.partial(fetch_commit, p2p)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(feed_driver, p2p, driver, sync.observe_peer_height)
         nursery.start_soon(receive_txs, p2p, driver, add_tx)

@@ -9,7 +9,9 @@ are synchronous, so they never interleave. Messages from far ahead mean we are
 behind: `on_behind` lets the runtime catch up by block sync (`sync_blocks`),
 during which consensus pauses. Proposals travel compact (`consensus.compact`): what a
 received one names and this node lacks is fetched by a task (`fetch_txs`, from the
-peer that published it first), or arrives meanwhile by gossip (`offer_tx`).
+peer that published it first), or arrives meanwhile by gossip (`offer_tx`). A proposal
+a vote showed this node lacks is asked of the voter by a task (`fetch_proposal`), the
+commit certificate of a height a peer moved past of that peer (`fetch_commit`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ GOSSIP_PEER: PeerId = "gossip"
 
 FetchTxs = Callable[[PeerId, tuple[bytes, ...]], Awaitable[Sequence[bytes]]]
 """(peer that published the proposal, ids): what peers answered of those transactions."""
+FetchProposal = Callable[[PeerId, int, int], Awaitable[Message | None]]
+"""(voter, height, round): the proposal the voter answered, None if it had none."""
+FetchCommit = Callable[[PeerId, int], Awaitable[CommitCertificate | None]]
+"""(peer, height): the commit certificate the peer answered, None if it had none."""
 
 
 @dataclass(frozen=True)
@@ -108,12 +114,15 @@ class Driver:
         `_observe_steps`), `on_proposal_time` how far ahead of this node's clock each
         round's proposal came (the engine's); until the sync loop sets `fetch_txs`, a
         compact proposal naming transactions this node lacks waits for them to arrive by
-        gossip."""
+        gossip, and a proposal or a commit it lacks for its re-gossip or block sync
+        (`fetch_proposal`, `fetch_commit`)."""
         self.config = config
         self.work = WorkTime() if work is None else work
         self.on_step = on_step
         self.fetch_txs: FetchTxs | None = None
-        self._fetching: set[tuple[int, int, bytes]] = set()
+        self.fetch_proposal: FetchProposal | None = None
+        self.fetch_commit: FetchCommit | None = None
+        self._fetching: set[tuple[int, int, bytes, PeerId]] = set()
         self._step: tuple[tuple[int, int, str], float] | None = None
         self.store = store
         self.on_commit = on_commit
@@ -133,6 +142,8 @@ class Driver:
             on_commit=self._notify_commit,
             on_behind=self._notify_behind,
             on_missing_txs=self._fetch_missing,
+            on_missing_proposal=self._ask_for_proposal,
+            on_missing_commit=self._ask_for_commit,
             on_proposal_time=on_proposal_time,
         )
         self._send, self._inbox = trio.open_memory_channel[tuple[PeerId, Message]](MAX_BUFFERED)
@@ -175,16 +186,17 @@ class Driver:
 
     def _fetch_missing(self, peer: PeerId, compact: CompactProposal, missing: tuple[bytes, ...]
                        ) -> None:  # fmt: skip
-        """The engine's `on_missing_txs`: one fetch task per proposal at a time (a re-gossip
-        of the proposal while one runs asks nothing more)."""
-        key = (compact.height, compact.round, compact.block_hash)
+        """The engine's `on_missing_txs`: one fetch task per proposal and peer at a time (a
+        re-gossip of the proposal while one runs asks nothing more; a voter for it asked
+        while its proposer's node does not answer is asked meanwhile)."""
+        key = (compact.height, compact.round, compact.block_hash, peer)
         if self.fetch_txs is None or self._nursery is None or key in self._fetching:
             return
         self._fetching.add(key)
         self._nursery.start_soon(self._fetch, key, peer, missing)
 
     async def _fetch(
-        self, key: tuple[int, int, bytes], peer: PeerId, missing: tuple[bytes, ...]
+        self, key: tuple[int, int, bytes, PeerId], peer: PeerId, missing: tuple[bytes, ...]
     ) -> None:
         assert self.fetch_txs is not None
         try:
@@ -193,6 +205,30 @@ class Driver:
             self._fetching.discard(key)
         if txs and self.engine.height == key[0] and not self.syncing:
             self._call(functools.partial(self.engine.add_txs, txs))
+
+    def _ask_for_proposal(self, voter: PeerId, height: int, round_: int) -> None:
+        """The engine's `on_missing_proposal` (a few a height at most): a task asks the
+        voter, and the answer comes in as the proposal's gossip would."""
+        if self.fetch_proposal is not None and self._nursery is not None:
+            self._nursery.start_soon(self._fetch_proposal, voter, height, round_)
+
+    async def _fetch_proposal(self, voter: PeerId, height: int, round_: int) -> None:
+        assert self.fetch_proposal is not None
+        proposal = await self.fetch_proposal(voter, height, round_)
+        if proposal is not None:
+            self.deliver(proposal, voter)
+
+    def _ask_for_commit(self, peer: PeerId, height: int) -> None:
+        """The engine's `on_missing_commit` (once a height): a task asks the peer, and
+        the answer goes to the engine unless it moved on meanwhile."""
+        if self.fetch_commit is not None and self._nursery is not None:
+            self._nursery.start_soon(self._fetch_commit, peer, height)
+
+    async def _fetch_commit(self, peer: PeerId, height: int) -> None:
+        assert self.fetch_commit is not None
+        certificate = await self.fetch_commit(peer, height)
+        if certificate is not None and self.engine.height == height and not self.syncing:
+            self._call(functools.partial(self.engine.add_commit, peer, certificate))
 
     def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
         """The engine's Timers: a task in the driver's nursery."""

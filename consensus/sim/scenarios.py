@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from consensus.evidence import is_valid_duplicate_vote
 from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator
@@ -56,7 +56,7 @@ def random_scenario(seed: int) -> Scenario:
                 victim, rng.randint(0, 60), rng.randint(50, 1_000), rng.choice((0, 0, 3, 11))
             ),
         )
-    return Scenario(
+    scenario = Scenario(
         seed=seed,
         powers=powers,
         nodes=tuple(nodes),
@@ -68,6 +68,10 @@ def random_scenario(seed: int) -> Scenario:
         crashes=crashes,
         compact_proposals=rng.random() < 0.5,
     )
+    if heal_ms and rng.random() < 0.3:  # drawn last: the seeds before it keep their scenarios
+        listener, speaker = rng.sample(range(len(nodes)), 2)
+        scenario = replace(scenario, deaf=((listener, speaker),))
+    return scenario
 
 
 @dataclass

@@ -2,12 +2,13 @@
 
 All randomness comes from one `random.Random(seed)`, all time is virtual, so a
 seed replays exactly. Faults act before `heal_ms` (the simulated GST): drops,
-duplication, delays (hence reordering), partitions and crashes; after it,
-delivery is reliable with bounded delay. Gossip and block sync
+duplication, delays (hence reordering), partitions, links deaf one way and crashes;
+after it, delivery is reliable with bounded delay. Gossip and block sync
 (`consensus/sim/blocksync.py`) travel over the same faulty network, and so do the
 fetches of the transactions a compact proposal names and a node lacks (with
 `compact_proposals`: every node holds the shared transactions and its own, so each
-proposal names some its peers must fetch).
+proposal names some its peers must fetch), and those of what a peer's message showed a
+node it lacks (`consensus.repair`: a proposal, a height's commit certificate).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import heapq
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from consensus.engine import ChainStart, Engine, EngineConfig, EngineTimeout
 from consensus.messages import decode_message
@@ -25,13 +27,14 @@ from consensus.sim.byzantine import ByzantineTransport
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
 from consensus.transport import PeerId, Transport
-from consensus.types import Voter
+from consensus.types import CommitCertificate, Voter
 from consensus.validator_sets import CHECKPOINT_INTERVAL
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
 
 SIM_TIMEOUTS = TimeoutConfig(200, 100, 100, 50, 100, 50)
 GOSSIP_MS = 150
+T = TypeVar("T")
 
 
 class SimCrash(Exception):
@@ -62,6 +65,9 @@ class Scenario:
     duplicate_percent: int = 0
     max_delay_ms: int = 0
     partition: tuple[frozenset[int], ...] = ()
+    deaf: tuple[tuple[int, int], ...] = ()
+    """(listener, speaker): the listener hears nothing the speaker sends while faults last
+    (a link that lost one direction), the speaker all the listener sends."""
     heal_ms: int = 0
     crashes: tuple[CrashPlan, ...] = ()
     grow_by: int = 2
@@ -206,7 +212,7 @@ class Simulator:
         """Run `arrive` at `dst` after the network's delay, unless a fault loses it."""
         sc = self.scenario
         faulty = self.now < sc.heal_ms
-        if faulty and self._is_partitioned(src, dst):
+        if faulty and (self._is_partitioned(src, dst) or (dst, src) in sc.deaf):
             return
         if faulty and self.rng.randrange(100) < sc.drop_percent:
             return
@@ -220,21 +226,9 @@ class Simulator:
     def request_blocks(
         self, src: int, dst: int, from_height: int, on_answer: Callable[[BlocksAnswer], None]
     ) -> None:
-        """Ask `dst` for its blocks from `from_height`; the request and the answer cross the
-        network like gossip, a crashed peer does not answer, nor is a crashed asker told."""
-        asker = self.nodes[src]
-        generation = asker.generation
-
-        def serve() -> None:
-            if self.nodes[dst].engine is not None:
-                answer = get_blocks_answer(self.nodes[dst].store, from_height)
-                self._send(dst, src, lambda: arrive(answer))
-
-        def arrive(answer: BlocksAnswer) -> None:
-            if asker.generation == generation:
-                on_answer(answer)
-
-        self._send(src, dst, serve)
+        """Ask `dst` for its blocks from `from_height`."""
+        store = self.nodes[dst].store
+        self._ask(src, dst, lambda: get_blocks_answer(store, from_height), on_answer)
 
     def request_txs(
         self,
@@ -243,18 +237,58 @@ class Simulator:
         tx_ids: tuple[bytes, ...],
         on_answer: Callable[[list[bytes]], None],
     ) -> None:
-        """Ask `dst` for transactions by id; crosses the network as `request_blocks` does.
-        The answer holds those `dst` has (a transaction of a proposal or of its mempool)."""
+        """Ask `dst` for transactions by id: those it has (of a proposal or its mempool)."""
+
+        def answer() -> list[bytes]:
+            engine = self.nodes[dst].engine
+            assert engine is not None
+            return [tx for tx in map(engine.get_tx, tx_ids) if tx is not None]
+
+        self._ask(src, dst, answer, on_answer)
+
+    def request_proposal(
+        self, src: int, dst: int, height: int, round_: int, on_answer: Callable[[bytes], None]
+    ) -> None:
+        """Ask `dst` for the proposal of (height, round); no answer if it holds none."""
+
+        def answer() -> bytes | None:
+            engine = self.nodes[dst].engine
+            assert engine is not None
+            return engine.get_proposal_message(height, round_)
+
+        self._ask(src, dst, answer, lambda data: None if data is None else on_answer(data))
+
+    def request_commit(
+        self,
+        src: int,
+        dst: int,
+        height: int,
+        on_answer: Callable[[CommitCertificate], None],
+    ) -> None:
+        """Ask `dst` for the commit certificate of `height`; no answer if it has none."""
+
+        def answer() -> CommitCertificate | None:
+            engine = self.nodes[dst].engine
+            assert engine is not None
+            return engine.get_commit(height)
+
+        self._ask(src, dst, answer, lambda found: None if found is None else on_answer(found))
+
+    def _ask(
+        self, src: int, dst: int, answer: Callable[[], T], on_answer: Callable[[T], None]
+    ) -> None:
+        """A request from `src` that `dst` answers with `answer()`: both cross the network
+        like gossip; a crashed peer does not answer, nor is a crashed (or restarted) asker
+        told."""
         asker = self.nodes[src]
         generation = asker.generation
 
         def serve() -> None:
-            engine = self.nodes[dst].engine
-            if engine is not None:
-                found = [tx for tx in map(engine.get_tx, tx_ids) if tx is not None]
+            if self.nodes[dst].engine is not None:
+                found = answer()
                 self._send(dst, src, lambda: arrive(found))
 
-        def arrive(found: list[bytes]) -> None:
+        def arrive(found: T) -> None:
             if asker.generation == generation:
                 on_answer(found)
 
@@ -310,6 +344,21 @@ class Simulator:
                 tx_ids,
                 lambda txs: self._guard(
                     node, lambda: None if node.engine is None else node.engine.add_txs(txs)
+                ),
+            ),
+            on_missing_proposal=lambda peer, height, round_: self.request_proposal(
+                node.index,
+                int(peer),
+                height,
+                round_,
+                lambda data: self._receive(node.index, int(peer), data),
+            ),
+            on_missing_commit=lambda peer, height: self.request_commit(
+                node.index,
+                int(peer),
+                height,
+                lambda certificate: (
+                    None if node.engine is None else node.engine.add_commit(peer, certificate)
                 ),
             ),
         )

@@ -11,11 +11,12 @@ subscribed to the topic (go-libp2p's flood publish), and a message whose origin 
 node of the clique is relayed only to peers outside it (full nodes and observers, which
 may connect to a few validators only). A message from anyone else (a full node or
 observer taking a member's transaction) is relayed as on any topic. A clique node a
-link failure cut off from a publisher still hears its votes and proposals when a
-height stalls: every node re-gossips all it holds of the height as its own
-(`Engine.gossip`); the transactions it lacks it fetches when a compact proposal names
-them (node/txfetch.py). Without a clique (a genesis naming no validator's peer id)
-every topic relays as GossipSub does.
+link failure cut off from a publisher asks a peer for what it missed as soon as that
+peer's message shows it (consensus/repair.py, node/repair_fetch.py: a proposal a vote
+names, the commit of a height the peer moved past), the transactions a compact proposal
+names when it comes (node/txfetch.py), and hears the rest when a height stalls: every
+node re-gossips all it holds of the height as its own (`Engine.gossip`). Without a
+clique (a genesis naming no validator's peer id) every topic relays as GossipSub does.
 """
 
 from __future__ import annotations

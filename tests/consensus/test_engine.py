@@ -369,3 +369,70 @@ class PrefixingApp(HashChainApp):
 
     def prepare_proposal(self, height: int, time_ms: int, txs: Sequence[bytes]) -> list[bytes]:
         return [b"proposer's own", *txs]
+
+
+def test_a_vote_for_a_proposal_this_node_lacks_asks_the_voter_once() -> None:
+    messages, _ = record_chain(1)
+    [proposal] = [m for m in messages if isinstance(m, Proposal) and (m.height, m.round) == (1, 0)]
+    votes = [m for m in messages if isinstance(m, Vote) and m.height == 1 and m.round == 0]
+    own = next(i for i in range(4) if make_key(i).public_key != proposal.proposer)
+    others = [v for v in votes if v.validator != make_key(own).public_key]
+    asked: list[tuple[PeerId, int, int]] = []
+    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=own)
+    engine.on_missing_proposal = lambda peer, height, round_: asked.append((peer, height, round_))
+    engine.start()
+    engine.receive("forger", replace(others[0], signature=bytes(64)))
+    engine.receive("nil voter", replace(others[0], block_hash=None))
+    assert asked == []
+    for vote in others:
+        engine.receive(f"node of {vote.validator.hex()[:8]}", vote)
+    assert asked == [(f"node of {others[0].validator.hex()[:8]}", 1, 0)]
+    assert engine.stats.proposals_asked == 1
+    assert store.get_height() == 0
+    engine.receive("voter", proposal)  # the answer: the others' precommits commit it
+    assert store.get_height() == 1
+
+
+def test_a_node_answers_for_the_proposals_of_its_height_and_those_before() -> None:
+    messages, _ = record_chain(2)
+    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=None)
+    engine.start()
+    for message in messages:
+        if message.height == 1:
+            engine.receive("p", message)
+    assert store.get_height() == 1 and engine.height == 2
+    [first] = [m for m in messages if isinstance(m, Proposal) and m.height == 1]
+    answer = engine.get_proposal_message(1, first.round)
+    assert answer is not None and decode_message(answer) == first
+    assert engine.get_proposal_message(2, 0) is None  # not received yet
+    for message in messages:
+        if message.height == 2 and isinstance(message, Proposal):
+            engine.receive("p", message)
+            answer = engine.get_proposal_message(2, message.round)
+            assert answer is not None and decode_message(answer) == message
+    assert engine.get_proposal_message(1, first.round + 1) is None
+    assert engine.get_proposal_message(3, 0) is None
+    assert engine.get_proposal_message(0, 0) is None
+
+
+def test_a_message_of_the_next_height_asks_its_sender_for_this_heights_commit_once() -> None:
+    messages, chain = record_chain(2)
+    asked: list[tuple[PeerId, int]] = []
+    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=None)
+    engine.on_missing_commit = lambda peer, height: asked.append((peer, height))
+    engine.start()
+    for message in messages:
+        precommit = isinstance(message, Vote) and message.vote_type == VoteType.PRECOMMIT
+        if message.height == 1 and not precommit:
+            engine.receive("p", message)
+    for message in messages:
+        if message.height == 2:
+            engine.receive(f"ahead {len(asked)}", message)
+    assert asked == [("ahead 0", 1)] and engine.stats.commits_asked == 1
+    assert store.get_height() == 0
+    _, certificate = chain.get_block(1) or (None, None)
+    assert certificate is not None
+    engine.add_commit("ahead 0", certificate)
+    assert store.get_hashes() == chain.get_hashes()[:2]  # 1, then 2 from what it buffered
+    assert engine.get_commit(2) == chain.blocks[1][1]
+    assert engine.get_commit(1) == certificate and engine.get_commit(3) is None

@@ -37,6 +37,7 @@ def test_a_validator_added_then_one_removed_mid_run_with_faults_and_a_crash() ->
             heal_ms=1_500,
             crashes=(CrashPlan(4, 30, 300),),
             height_cap=12,
+            grow_by=12,  # to the cap, whatever the height at the heal
             set_changes=(ADD_V4_AFTER_2, REMOVE_V0_AFTER_5),
         )
     )

@@ -11,7 +11,7 @@ from consensus.messages import decode_message
 from consensus.sim.blocksync import BlocksAnswer, get_blocks_answer
 from consensus.sim.scenarios import check_invariants
 from consensus.sim.simulator import CrashPlan, NodeSpec, Scenario, Simulator
-from consensus.types import Vote, VoteType
+from consensus.types import CommitCertificate, Vote, VoteType
 
 FOUR = tuple(NodeSpec(i) for i in range(4))
 BUFFERED_HEIGHTS = EngineConfig().future_heights
@@ -42,13 +42,20 @@ def test_a_node_crashed_for_long_catches_up_by_block_sync() -> None:
 
 
 class LosingPrecommits(Simulator):
-    """Node 0 never hears a precommit of height 2, whatever the scenario's faults."""
+    """Node 0 never hears a precommit of height 2, whatever the scenario's faults: not by
+    gossip, nor in the commit certificate it asks a peer for (consensus.repair)."""
 
     def deliver(self, src: int, dst: int, data: bytes) -> None:
         message = decode_message(data)
         lost = isinstance(message, Vote) and message.vote_type == VoteType.PRECOMMIT
         if not (dst == 0 and lost and message.height == 2):
             super().deliver(src, dst, data)
+
+    def request_commit(
+        self, src: int, dst: int, height: int, on_answer: Callable[[CommitCertificate], None]
+    ) -> None:
+        if not (src == 0 and height == 2):
+            super().request_commit(src, dst, height, on_answer)
 
 
 def test_a_node_one_height_behind_whose_vote_the_others_need_gets_unstuck() -> None:

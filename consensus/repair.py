@@ -1,0 +1,111 @@
+"""What gossip lost, asked of a peer whose own message shows it holds it.
+
+The validators send their consensus messages straight to each other and nobody relays
+them (node/p2p/router.py), so a link that loses one direction (A hears B, B does not
+hear A) keeps everything B sends from A. A's peers commit without it, and A would wait
+until they had moved on and it had block-synced the height (`consensus.sync.BehindWatch`):
+seconds a height. Two of a peer's messages show what A lacks and that the peer has it,
+and the peer's message just crossed its link to A, so A asks that peer:
+
+- a vote for a block of A's height whose proposal A holds no copy of: the voter holds
+  the proposal (`Engine`'s `on_missing_proposal`, once per round and block); or whose
+  compact proposal waits for transactions that its proposer's node, which A asked first,
+  did not send: the voter holds them (`on_missing_txs`, once per voter);
+- a message of the next height while A has not decided its own: the sender committed
+  A's height and holds its commit certificate, whose precommits A then counts as votes
+  (`on_missing_commit`, once per height). A proposal a precommit names and A lacks is
+  then asked of the same peer.
+
+A node answers from the proposals and certificates of its last few heights
+(`HEIGHTS_SERVED`: the asker, a round trip away, is often a height behind). What
+it is answered counts as gossip would: a proposal is checked against its proposer's
+signature and the round's proposer, each precommit against its validator's, so a peer can
+make a node ask, never believe. CometBFT's consensus reactor does the same from each
+peer's state: it sends a peer the block parts and votes that peer shows it lacks, and a
+peer a height behind the commit of that height.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Container, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from consensus.transport import PeerId
+from consensus.types import CommitCertificate, Proposal, Vote, VoteType
+
+OnMissingProposal = Callable[[PeerId, int, int], None]
+"""(voter, height, round): ask the voter for that round's proposal."""
+OnMissingCommit = Callable[[PeerId, int], None]
+"""(peer, height): ask a peer that moved past `height` for its commit certificate."""
+
+Wanted = Literal["proposal", "txs"]
+HEIGHTS_SERVED = 4
+"""A node answers for the proposals and certificates of this many heights before its own:
+an asker a round trip away may find the peer moved on by a height or two, and one
+further behind is block sync's."""
+MAX_ASKED_PER_HEIGHT = 16
+"""Questions asked at one height at most: an honest network needs one or two a round,
+and a faulty validator voting for blocks never proposed makes a node ask this often only."""
+
+
+@dataclass
+class Repair:
+    """What this node asked for at its height, and the proposals of the height before
+    (peers a proposal missed ask for them)."""
+
+    asked: set[tuple[str, int, bytes, PeerId]] = field(default_factory=set)
+    """(what, round, block hash, of whom) asked at the current height."""
+    commit_asked: bool = False
+    proposals_before: dict[int, Mapping[int, Proposal]] = field(default_factory=dict)
+    """The proposals of the `HEIGHTS_SERVED` heights before, by height and round."""
+
+    def get_wanted(
+        self,
+        voter: PeerId,
+        vote: Vote,
+        held: Container[int],
+        awaited: Container[tuple[int, bytes]],
+    ) -> Wanted | None:
+        """What to ask `voter` for, its vote naming a block (not nil): the proposal, if
+        this node holds none of the round (`held`: rounds); the transactions its compact
+        proposal waits for (`awaited`: (round, block hash)), which a voter for it holds;
+        None if neither, or asked already."""
+        if vote.block_hash is None or len(self.asked) >= MAX_ASKED_PER_HEIGHT:
+            return None
+        key = (vote.round, vote.block_hash)
+        if key in awaited:
+            wanted: Wanted = "txs"
+        elif vote.round in held:
+            return None
+        else:
+            wanted, voter = "proposal", ""  # asked of one voter: any holds it
+        return None if (wanted, *key, voter) in self.asked else wanted
+
+    def note_asked(self, voter: PeerId, vote: Vote, wanted: Wanted) -> None:
+        assert vote.block_hash is not None
+        self.asked.add((wanted, vote.round, vote.block_hash, voter if wanted == "txs" else ""))
+
+    def start_height(self, ended: int, proposals: Mapping[int, Proposal]) -> None:
+        """The node moves past height `ended`, whose proposals were `proposals`."""
+        self.asked.clear()
+        self.commit_asked = False
+        self.proposals_before[ended] = proposals
+        self.proposals_before.pop(ended - HEIGHTS_SERVED, None)
+
+    def find_proposal(
+        self, height: int, round_: int, current: int, proposals: Mapping[int, Proposal]
+    ) -> Proposal | None:
+        """The proposal of (`height`, `round_`) held: of the `current` height (whose
+        proposals are `proposals`) or of one of the `HEIGHTS_SERVED` before."""
+        held = proposals if height == current else self.proposals_before.get(height, {})
+        return held.get(round_)
+
+
+def get_precommits(certificate: CommitCertificate) -> list[Vote]:
+    """The precommits a commit certificate holds, as the votes their validators sent."""
+    c = certificate
+    return [
+        Vote(VoteType.PRECOMMIT, c.height, c.round, c.block_hash, s.validator, s.signature)
+        for s in c.signatures
+    ]
