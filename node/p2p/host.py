@@ -50,6 +50,8 @@ from libp2p.transport.tcp import tcp as libp2p_tcp
 
 from node.clock import wall_clock_ms
 from node.framing import FrameReader, encode_frame
+from node.p2p.clique_links import MAX_LINKS_BYTES, decode_links, encode_links
+from node.p2p.clique_links import PROTOCOL as CLIQUE_LINKS_PROTOCOL
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
 from node.p2p.genesis import (
     GENESIS_PROTOCOL,
@@ -76,6 +78,7 @@ from node.p2p.pubsub import Pubsub
 from node.p2p.router import Router
 from node.p2p.scoring import Offence, PeerScores, ScoreParams, compute_backoff_s
 from node.worktime import GOSSIP_DECODE, WorkTime
+from records.codec import DecodeError
 
 
 def route_library_logs() -> None:
@@ -365,8 +368,44 @@ class P2PNode:
 
     def set_clique(self, peers: frozenset[str] | None) -> None:
         """The nodes that all connect to each other (the validators'), whose messages on
-        direct topics are not relayed; None: relay everything."""
+        direct topics are relayed only to those not linked to their origin
+        (node/p2p/clique_links.py); None: relay everything."""
         self._router.clique = peers
+        self._router.links.clique = peers or frozenset()
+
+    async def tell_clique_links(self) -> None:
+        """Tells each connected clique peer which of the clique this node is linked to,
+        when that changes or the peer is new to it (node/p2p/clique_links.py); runs
+        forever."""
+        telling: set[str] = set()
+        while True:
+            await trio.sleep(self.config.link_check_s)
+            live, due = self._router.links.get_due(self.peer_id, self.connected_peers())
+            for peer in set(due) - telling:
+                telling.add(peer)
+                self._nursery.start_soon(self._tell_links, peer, live, telling)
+
+    async def _tell_links(self, peer: str, live: frozenset[str], telling: set[str]) -> None:
+        links = self._router.links
+        try:
+            answer = await self.request(
+                peer, CLIQUE_LINKS_PROTOCOL, encode_links(live), MAX_LINKS_BYTES, MAX_LINKS_BYTES
+            )
+            links.note_said(peer, decode_links(answer))
+            links.told[peer] = live
+        except DecodeError as exc:
+            log.info("clique links from %s refused: %s", peer, exc)
+            self.penalize(peer, Offence.BAD_RESPONSE)
+        except RequestFailed:
+            pass  # told at the next look, if it is still connected
+        finally:
+            telling.discard(peer)
+
+    async def _answer_links(self, peer: str, data: bytes) -> bytes:
+        links = self._router.links
+        links.note_said(peer, decode_links(data))
+        live = frozenset(self.connected_peers()) & links.clique - {self.peer_id}
+        return encode_links(live)
 
     def get_gossip_stream(self, peer: str) -> INetStream | None:
         """The stream this node gossips to `peer` on, if the library holds one."""
@@ -1081,6 +1120,8 @@ async def open_p2p(
                 nursery.start_soon(node.watch_links)
                 node.set_request_handler(PROBE_PROTOCOL, answer_probe, PROBE_BYTES)
                 nursery.start_soon(node.probe_quiet_links)
+                node.set_request_handler(CLIQUE_LINKS_PROTOCOL, node._answer_links, MAX_LINKS_BYTES)
+                nursery.start_soon(node.tell_clique_links)
                 try:
                     yield node
                     closing = True

@@ -9,8 +9,10 @@ sent (n - 1)^2 times: 9 copies of each transaction and vote with 4 validators, 3
 On a direct topic (`tx`, `consensus`), a node sends its own message to every peer
 subscribed to the topic (go-libp2p's flood publish), and a message whose origin is a
 node of the clique is relayed only to peers outside it (full nodes and observers, which
-may connect to a few validators only). A message from anyone else (a full node or
-observer taking a member's transaction) is relayed as on any topic. A clique node a
+may connect to a few validators only), and to the clique peers that said they are not
+linked to its origin (node/p2p/clique_links.py: a link between two validators that
+broke). A message from anyone else (a full node or observer taking a member's
+transaction) is relayed as on any topic. A clique node a
 link failure cut off from a publisher asks a peer for what it missed as soon as that
 peer's message shows it (consensus/repair.py, node/repair_fetch.py: a proposal a vote
 names, the commit of a height the peer moved past), the transactions a compact proposal
@@ -30,6 +32,8 @@ from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 
+from node.p2p.clique_links import CliqueLinks
+
 
 class Router(GossipSub):
     """py-libp2p's GossipSub with direct topics (see the module's docstring)."""
@@ -46,6 +50,8 @@ class Router(GossipSub):
         self.direct_topics = direct_topics
         self.clique: frozenset[str] | None = None
         """The clique's peer ids (the validators' nodes), None: unknown, relay everything."""
+        self.links = CliqueLinks()
+        """What each clique peer said it is linked to."""
 
     def _get_peers_to_send(
         self,
@@ -65,9 +71,22 @@ class Router(GossipSub):
             yield from {p for t in topics for p in self.pubsub.peer_topics.get(t, ()) if p != own}
             return
         peers = super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
-        if str(origin) in self.clique:
-            peers = (p for p in peers if str(p) not in self.clique)
-        yield from peers
+        if str(origin) not in self.clique:
+            yield from peers
+            return
+        yield from (p for p in peers if str(p) not in self.clique)
+        yield from self._get_cut_off(topics, msg_forwarder, origin)
+
+    def _get_cut_off(self, topics: list[str], forwarder: ID, origin: ID) -> Iterator[ID]:
+        """The clique peers subscribed to `topics` that said they are not linked to
+        `origin`, a clique member (node/p2p/clique_links.py): they hear its messages
+        only through a relay."""
+        assert self.pubsub is not None
+        skip = {forwarder, origin, self.pubsub.my_id}
+        subscribed = {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
+        for peer in subscribed - skip:
+            if self.links.misses(str(peer), str(origin)):
+                yield peer
 
     async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
         """The library's publish, unless it is a relay that reaches nobody (the clique's

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
+import trio
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import GossipSub
 from libp2p.pubsub.pb import rpc_pb2
@@ -124,3 +125,26 @@ async def test_adaptive_gossip_neither_slows_the_heartbeat_nor_keeps_a_time_per_
         router._update_network_health()
         router._adapt_gossip_parameters()
         assert router.heartbeat_interval == config("a").heartbeat_s == 1
+
+
+async def test_a_clique_nodes_message_is_relayed_to_a_member_not_linked_to_it() -> None:
+    """a and c are not linked (a partition between them, a link that broke one way and
+    was closed): each told b so (node/p2p/clique_links.py), and b relays each one's
+    messages to the other; b's own reach both without a relay."""
+    async with hosts(["a", "b", "c"], [(0, 1), (1, 2)]) as nodes:
+        a, b, c = nodes
+        for node in nodes:
+            node.set_clique(frozenset(n.peer_id for n in nodes))
+        with trio.fail_after(10):
+            while {b._router.links.said.get(p) for p in (a.peer_id, c.peer_id)} != {
+                frozenset({b.peer_id})
+            }:
+                await trio.sleep(0.05)
+        assert b._router.links.misses(c.peer_id, a.peer_id)
+        await a.publish("tx", note("from a"))
+        assert await receive(c, "tx") == (a.peer_id, "from a")
+        await c.publish("tx", note("from c"))
+        assert await receive(a, "tx") == (c.peer_id, "from c")
+        await b.publish("tx", note("from b"))
+        assert await receive(a, "tx") == (b.peer_id, "from b")
+        assert await receive(c, "tx") == (b.peer_id, "from b")
