@@ -69,6 +69,7 @@ from consensus.records import (
     encode_input_record,
 )
 from consensus.repair import (
+    GRACE_MS,
     HEIGHTS_SERVED,
     OnMissingCommit,
     OnMissingProposal,
@@ -129,7 +130,18 @@ class GossipDue:
     """Time to re-send this height's messages (see `Engine.gossip`)."""
 
 
-EngineTimeout = TimeoutFired | HeightDue | ProposalDue | GossipDue
+@dataclass(frozen=True)
+class RepairDue:
+    """Ask `voter` for what of the block (round, block hash) its vote named this node may
+    still lack (`consensus.repair`): the vote's grace is over."""
+
+    height: int
+    round: int
+    block_hash: bytes
+    voter: PeerId
+
+
+EngineTimeout = TimeoutFired | HeightDue | ProposalDue | GossipDue | RepairDue
 
 MAX_REGOSSIP_SPACING = 8
 """A round stuck for long re-sends its messages every this many re-gossip intervals."""
@@ -241,6 +253,9 @@ class EngineConfig:
     either way."""
     checkpoint_interval: int = CHECKPOINT_INTERVAL
     """Heights between the validator-set checkpoints a restart starts from."""
+    repair_grace_ms: int = GRACE_MS
+    """What a vote shows this node lacks is asked of its voter if still missing this
+    long after (`consensus.repair`)."""
 
     def __post_init__(self) -> None:
         """A proposal we build must be a message every node (and our WAL) can decode."""
@@ -476,7 +491,7 @@ class Engine:
                     self._note_proposal_time(message, received_ms)
                 self._process(ProposalReceived(message, received_ms))
             else:
-                self._ask_for_missing(peer, message)
+                self._note_missing(peer, message)
                 self._process(VoteReceived(message))
         elif message.height < current:
             return  # a finished height: its sender catches up by block sync
@@ -507,25 +522,38 @@ class Engine:
         self._note_proposal_time(proposal, received_ms)
         self._process(ProposalReceived(proposal, received_ms))
 
-    def _ask_for_missing(self, voter: PeerId, vote: Vote) -> None:
-        """Ask `voter` for what of the block its vote names this node lacks: the proposal,
-        or the transactions its compact proposal waits for (consensus.repair); before the
-        vote counts, which may end the height."""
-        wanted = self._repair.get_wanted(voter, vote, self.state.proposals, self._awaiting)
-        if wanted is None or not vote.is_signed_by_validator(self.chain_start.chain_id):
+    def _note_missing(self, voter: PeerId, vote: Vote) -> None:
+        """A vote naming a block of which this node lacks the proposal, or transactions
+        of its compact proposal: ask `voter` for them if they are still missing after
+        the grace (consensus.repair). Before the vote counts, which may end the height."""
+        if vote.block_hash is None:
             return
-        assert vote.block_hash is not None
+        key = (vote.round, vote.block_hash)
+        wanted = self._repair.get_wanted(*key, self.state.proposals, self._awaiting)
+        if wanted is None or not self._repair.is_new(wanted, *key, voter):
+            return
+        if not vote.is_signed_by_validator(self.chain_start.chain_id):
+            return
+        self._repair.note_asked(wanted, *key, voter)
+        due = RepairDue(vote.height, vote.round, vote.block_hash, voter)
+        self.timers.schedule(self.config.repair_grace_ms, due)
+
+    def _ask_for_missing(self, due: RepairDue) -> None:
+        """The grace of a vote that showed something missing is over: ask its voter for
+        what is still missing."""
+        if due.height != self.state.height or self.state.decided:
+            return
+        key = (due.round, due.block_hash)
+        wanted = self._repair.get_wanted(*key, self.state.proposals, self._awaiting)
         if wanted == "proposal" and self.on_missing_proposal is not None:
-            self._repair.note_asked(voter, vote, wanted)
             self.stats.proposals_asked += 1
-            self.on_missing_proposal(voter, vote.height, vote.round)
+            self.on_missing_proposal(due.voter, due.height, due.round)
         elif wanted == "txs" and self.on_missing_txs is not None:
-            self._repair.note_asked(voter, vote, wanted)
-            compact, _ = self._awaiting[vote.round, vote.block_hash]
+            compact, _ = self._awaiting[key]
             try:
                 compact.assemble(self.get_tx)
             except MissingTxs as exc:
-                self.on_missing_txs(voter, compact, exc.tx_ids)
+                self.on_missing_txs(due.voter, compact, exc.tx_ids)
 
     def _ask_for_commit(self, peer: PeerId) -> None:
         """Ask `peer`, whose message of the next height shows it committed this one, for
@@ -643,6 +671,8 @@ class Engine:
                 self._start_height(timeout.height)
         elif isinstance(timeout, ProposalDue):
             self._propose_when_due(timeout)
+        elif isinstance(timeout, RepairDue):
+            self._ask_for_missing(timeout)
         else:
             self.gossip()
             self.timers.schedule(self.config.regossip_ms, timeout)

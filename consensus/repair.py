@@ -7,8 +7,9 @@ until they had moved on and it had block-synced the height (`consensus.sync.Behi
 seconds a height. Two of a peer's messages show what A lacks and that the peer has it,
 and the peer's message just crossed its link to A, so A asks that peer:
 
-- a vote for a block of A's height whose proposal A holds no copy of: the voter holds
-  the proposal (`Engine`'s `on_missing_proposal`, once per round and block); or whose
+- a vote for a block of A's height whose proposal A still holds no copy of `GRACE_MS`
+  later: the voter holds the proposal (`Engine`'s `on_missing_proposal`, once per round
+  and block); or whose
   compact proposal waits for transactions that its proposer's node, which A asked first,
   did not send: the voter holds them (`on_missing_txs`, once per voter);
 - a message of the next height while A has not decided its own: the sender committed
@@ -40,6 +41,10 @@ OnMissingCommit = Callable[[PeerId, int], None]
 """(peer, height): ask a peer that moved past `height` for its commit certificate."""
 
 Wanted = Literal["proposal", "txs"]
+GRACE_MS = 100
+"""A vote may overtake the proposal it names (a node checks a small vote sooner than a
+large proposal; a path through the voter may be shorter): what it shows missing is asked
+only if it is still missing this long after."""
 HEIGHTS_SERVED = 4
 """A node answers for the proposals and certificates of this many heights before its own:
 an asker a round trip away may find the peer moved on by a height or two, and one
@@ -62,29 +67,27 @@ class Repair:
 
     def get_wanted(
         self,
-        voter: PeerId,
-        vote: Vote,
+        round_: int,
+        block_hash: bytes,
         held: Container[int],
         awaited: Container[tuple[int, bytes]],
     ) -> Wanted | None:
-        """What to ask `voter` for, its vote naming a block (not nil): the proposal, if
-        this node holds none of the round (`held`: rounds); the transactions its compact
-        proposal waits for (`awaited`: (round, block hash)), which a voter for it holds;
-        None if neither, or asked already."""
-        if vote.block_hash is None or len(self.asked) >= MAX_ASKED_PER_HEIGHT:
-            return None
-        key = (vote.round, vote.block_hash)
-        if key in awaited:
-            wanted: Wanted = "txs"
-        elif vote.round in held:
-            return None
-        else:
-            wanted, voter = "proposal", ""  # asked of one voter: any holds it
-        return None if (wanted, *key, voter) in self.asked else wanted
+        """What of the block (`round_`, `block_hash`) a vote named this node lacks: its
+        proposal, if this node holds none of the round (`held`: rounds); the transactions
+        its compact proposal waits for (`awaited`: (round, block hash)), which a voter
+        for it holds; None if neither."""
+        if (round_, block_hash) in awaited:
+            return "txs"
+        return None if round_ in held else "proposal"
 
-    def note_asked(self, voter: PeerId, vote: Vote, wanted: Wanted) -> None:
-        assert vote.block_hash is not None
-        self.asked.add((wanted, vote.round, vote.block_hash, voter if wanted == "txs" else ""))
+    def is_new(self, wanted: Wanted, round_: int, block_hash: bytes, voter: PeerId) -> bool:
+        """Whether `wanted` is not asked yet: a proposal of anyone (any voter holds it),
+        transactions of this voter; and the height has questions left."""
+        key = (wanted, round_, block_hash, voter if wanted == "txs" else "")
+        return key not in self.asked and len(self.asked) < MAX_ASKED_PER_HEIGHT
+
+    def note_asked(self, wanted: Wanted, round_: int, block_hash: bytes, voter: PeerId) -> None:
+        self.asked.add((wanted, round_, block_hash, voter if wanted == "txs" else ""))
 
     def start_height(self, ended: int, proposals: Mapping[int, Proposal]) -> None:
         """The node moves past height `ended`, whose proposals were `proposals`."""

@@ -333,6 +333,9 @@ class Simulator:
             EngineConfig(
                 timeouts=SIM_TIMEOUTS,
                 regossip_ms=GOSSIP_MS,
+                # the longest a message takes here; a node's default is sized for the
+                # world's round trips, longer than a height of a fast simulated network
+                repair_grace_ms=1 + self.scenario.max_delay_ms,
                 compact_proposals=self.scenario.compact_proposals,
                 checkpoint_interval=self.scenario.checkpoint_interval,
             ),

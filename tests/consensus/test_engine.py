@@ -18,9 +18,11 @@ from consensus.engine import (
     HeightDue,
     OnMissingTxs,
     ProposalDue,
+    RepairDue,
     is_regossip_due,
 )
 from consensus.messages import decode_message
+from consensus.repair import GRACE_MS
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
 from consensus.state_machine import TimeoutConfig
@@ -371,25 +373,35 @@ class PrefixingApp(HashChainApp):
         return [b"proposer's own", *txs]
 
 
-def test_a_vote_for_a_proposal_this_node_lacks_asks_the_voter_once() -> None:
+@pytest.mark.parametrize("arrives_in_grace", [False, True])
+def test_a_vote_for_a_proposal_this_node_lacks_asks_the_voter_once_after_a_grace(
+    arrives_in_grace: bool,
+) -> None:
     messages, _ = record_chain(1)
     [proposal] = [m for m in messages if isinstance(m, Proposal) and (m.height, m.round) == (1, 0)]
     votes = [m for m in messages if isinstance(m, Vote) and m.height == 1 and m.round == 0]
     own = next(i for i in range(4) if make_key(i).public_key != proposal.proposer)
     others = [v for v in votes if v.validator != make_key(own).public_key]
     asked: list[tuple[PeerId, int, int]] = []
-    engine, _, _, _, store = make_engine(EngineConfig(), validators=4, own=own)
+    engine, host, _, _, store = make_engine(EngineConfig(), validators=4, own=own)
     engine.on_missing_proposal = lambda peer, height, round_: asked.append((peer, height, round_))
     engine.start()
     engine.receive("forger", replace(others[0], signature=bytes(64)))
     engine.receive("nil voter", replace(others[0], block_hash=None))
-    assert asked == []
+    assert host.take(RepairDue) == []
     for vote in others:
         engine.receive(f"node of {vote.validator.hex()[:8]}", vote)
-    assert asked == [(f"node of {others[0].validator.hex()[:8]}", 1, 0)]
-    assert engine.stats.proposals_asked == 1
-    assert store.get_height() == 0
-    engine.receive("voter", proposal)  # the answer: the others' precommits commit it
+    first = f"node of {others[0].validator.hex()[:8]}"
+    [(grace_ms, due)] = host.take(RepairDue)
+    assert grace_ms == GRACE_MS and due == RepairDue(1, 0, proposal.block.hash, first)
+    if arrives_in_grace:
+        engine.receive("proposer's node", proposal)
+    engine.on_timeout(due)
+    assert asked == ([] if arrives_in_grace else [(first, 1, 0)])
+    assert engine.stats.proposals_asked == len(asked)
+    if not arrives_in_grace:
+        assert store.get_height() == 0
+        engine.receive(first, proposal)  # the answer: the others' precommits commit it
     assert store.get_height() == 1
 
 

@@ -28,7 +28,7 @@ def test_a_validator_deaf_to_one_peer_keeps_committing_without_block_sync(
     )  # fmt: skip
     sim.run()
     assert check_invariants(sim).ok
-    assert [n.store.get_height() for n in sim.nodes] == [16] * 4
+    assert min(n.store.get_height() for n in sim.nodes) >= 16
     assert [n.sync_stats.applied for n in sim.nodes] == [0] * 4
     asked = [(n.engine.stats.proposals_asked, n.engine.stats.commits_asked) for n in sim.nodes
              if n.engine is not None]  # fmt: skip
@@ -43,24 +43,21 @@ def vote(round_: int, block: bytes | None) -> Vote:
 def test_a_proposal_is_asked_once_its_transactions_once_a_voter_and_a_height_a_few_times(
 ) -> None:  # fmt: skip
     repair, block = Repair(), b"a" * 32
-    assert repair.get_wanted("v", vote(0, None), held=(), awaited=()) is None
-    assert repair.get_wanted("v", vote(0, block), held=(0,), awaited=()) is None
-    assert repair.get_wanted("v", vote(0, block), held=(), awaited=()) == "proposal"
-    repair.note_asked("v", vote(0, block), "proposal")
-    assert repair.get_wanted("w", vote(0, block), held=(), awaited=()) is None
-    waiting = ((1, block),)
-    assert repair.get_wanted("v", vote(1, block), held=(), awaited=waiting) == "txs"
-    repair.note_asked("v", vote(1, block), "txs")
-    assert repair.get_wanted("v", vote(1, block), held=(), awaited=waiting) is None
-    assert repair.get_wanted("w", vote(1, block), held=(), awaited=waiting) == "txs"
+    assert repair.get_wanted(0, block, held=(0,), awaited=()) is None
+    assert repair.get_wanted(0, block, held=(), awaited=()) == "proposal"
+    assert repair.get_wanted(0, block, held=(0,), awaited=((0, block),)) == "txs"
+    assert repair.is_new("proposal", 0, block, "v")
+    repair.note_asked("proposal", 0, block, "v")
+    assert not repair.is_new("proposal", 0, block, "w")  # any voter holds it: asked once
+    repair.note_asked("txs", 1, block, "v")
+    assert not repair.is_new("txs", 1, block, "v") and repair.is_new("txs", 1, block, "w")
     for round_ in range(2, MAX_ASKED_PER_HEIGHT):
-        assert repair.get_wanted("v", vote(round_, block), held=(), awaited=()) == "proposal"
-        repair.note_asked("v", vote(round_, block), "proposal")
-    assert repair.get_wanted("v", vote(MAX_ASKED_PER_HEIGHT, block), (), ()) is None
+        assert repair.is_new("proposal", round_, block, "v")
+        repair.note_asked("proposal", round_, block, "v")
+    assert not repair.is_new("proposal", MAX_ASKED_PER_HEIGHT, block, "v")
     repair.commit_asked = True
     repair.start_height(5, {})
-    assert repair.get_wanted("v", vote(0, block), held=(), awaited=()) == "proposal"
-    assert not repair.commit_asked
+    assert repair.is_new("proposal", 0, block, "v") and not repair.commit_asked
 
 
 def test_a_certificate_holds_the_precommits_its_validators_sent() -> None:
