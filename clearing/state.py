@@ -23,7 +23,7 @@ from clearing.assets import CollateralKey, CollateralToken, compute_haircut_valu
 from clearing.derived import Derived
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
-from clearing.governance.proposal import Proposal
+from clearing.governance.proposal import GovernanceProposal
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount
@@ -310,7 +310,7 @@ class ClearingState:
     # sub-accounts that defaulted this epoch and last, by (height, member, sub-account)
     defaults: list[DefaultRecord] = field(default_factory=list)
     instrument_status: dict[str, InstrumentStatus] = field(default_factory=dict)  # not active
-    proposals: dict[int, Proposal] = field(default_factory=dict)  # by proposal id
+    proposals: dict[int, GovernanceProposal] = field(default_factory=dict)  # by proposal id
     next_proposal_id: int = 1
     upgrade_plan: UpgradePlan | None = None  # governance's, until done or cancelled
     upgrades_done: list[DoneUpgrade] = field(default_factory=list)  # in height order

@@ -24,7 +24,7 @@ from clearing.governance.documents import (
     get_nesting_depth,
 )
 from clearing.governance.draft import Draft, install_configuration
-from clearing.governance.proposal import Proposal
+from clearing.governance.proposal import GovernanceProposal
 from clearing.instrument_docs import (
     get_instrument_doc,
     get_listing_template_doc,
@@ -148,7 +148,7 @@ def decode_configuration(state: ClearingState, fields: list[Any], changes: objec
     if len(entries) != len(records):
         raise DecodeError("changes", f"{len(entries)} entries for {len(records)} proposals")
     for record, (proposal_id, proposal_changes) in zip(records, entries, strict=True):
-        proposal = Proposal.from_record_fields(record, proposal_changes, state.chain_id)
+        proposal = GovernanceProposal.from_record_fields(record, proposal_changes, state.chain_id)
         if proposal_id != proposal.id:
             raise DecodeError("changes", f"entry {proposal_id!r} is not proposal {proposal.id}")
         state.proposals[proposal.id] = proposal

@@ -15,7 +15,7 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
-from clearing.governance.proposal import Proposal, ProposalStatus
+from clearing.governance.proposal import GovernanceProposal, ProposalStatus
 from clearing.governance.rules import apply_changes
 from clearing.governance.tally import Tally, compute_tally
 from clearing.state import ClearingState
@@ -34,18 +34,18 @@ def process_governance(state: ClearingState, ctx: BlockContext) -> list[Event]:
     return events
 
 
-def is_expired(proposal: Proposal, height: int, retention_blocks: int) -> bool:
+def is_expired(proposal: GovernanceProposal, height: int, retention_blocks: int) -> bool:
     """A finished proposal stays readable for ``retention_blocks`` (the longest vote), then
     leaves the state (its events remain): the state does not grow with the years. A
     replay of its signed transaction is refused by its deadline, long past by then."""
     return not proposal.is_open() and height > proposal.finished_height + retention_blocks
 
 
-def is_due(proposal: Proposal, height: int) -> bool:
+def is_due(proposal: GovernanceProposal, height: int) -> bool:
     return proposal.is_emergency() or height >= proposal.execute_height
 
 
-def decide(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[Event]:
+def decide(state: ClearingState, ctx: BlockContext, proposal: GovernanceProposal) -> list[Event]:
     tally = compute_tally(proposal, state.validators, state.total_power)
     closing = ctx.height >= proposal.deadline_height
     if tally.is_passing() and (proposal.is_emergency() or closing):
@@ -58,7 +58,7 @@ def decide(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[
     return [_outcome_event(f"gov_proposal_{proposal.status.value}", proposal, tally)]
 
 
-def execute(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list[Event]:
+def execute(state: ClearingState, ctx: BlockContext, proposal: GovernanceProposal) -> list[Event]:
     try:
         events = apply_changes(state, proposal.changes)
     except InvalidTransaction as error:
@@ -75,7 +75,7 @@ def execute(state: ClearingState, ctx: BlockContext, proposal: Proposal) -> list
     return [executed, *events]
 
 
-def _outcome_event(kind: str, proposal: Proposal, tally: Tally) -> Event:
+def _outcome_event(kind: str, proposal: GovernanceProposal, tally: Tally) -> Event:
     return make_event(
         kind,
         proposal=proposal.id,

@@ -48,8 +48,10 @@ class Ballot:
 
 
 @dataclass(slots=True)
-class Proposal:
-    """``execute_height`` 0: an emergency proposal, executed in the block it passes.
+class GovernanceProposal:
+    """A governance proposal as the state keeps it, from its submission (the `GovProposal`
+    transaction) to its end; named apart from consensus's block `Proposal`.
+    ``execute_height`` 0: an emergency proposal, executed in the block it passes.
     ``digest``: the hash of what the proposer signed (the ballots sign it too)."""
 
     id: int
@@ -84,7 +86,7 @@ class Proposal:
         ]  # fmt: skip
 
     @classmethod
-    def from_record_fields(cls, obj: object, changes: object, chain_id: int) -> Proposal:
+    def from_record_fields(cls, obj: object, changes: object, chain_id: int) -> GovernanceProposal:
         """``DecodeError`` unless ``changes`` are the ones the digest stands for."""
         f = expect_list(obj, "proposal", 10)
         proposal = cls(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clearing.governance.change_form import to_plain
-from clearing.governance.proposal import Proposal
+from clearing.governance.proposal import GovernanceProposal
 from clearing.governance.tally import Tally, compute_tally
 from clearing.instrument_docs import get_instrument_doc, get_listing_template_doc
 from clearing.instruments import InstrumentStatus
@@ -16,7 +16,7 @@ from clearing.state import ClearingState
 
 @dataclass(frozen=True, slots=True)
 class ProposalView:
-    proposal: Proposal
+    proposal: GovernanceProposal
     tally: Tally
 
     def to_json(self) -> dict[str, object]:
@@ -66,7 +66,7 @@ def list_proposals(state: ClearingState, open_only: bool = False) -> list[Propos
     ]
 
 
-def _view(state: ClearingState, proposal: Proposal) -> ProposalView:
+def _view(state: ClearingState, proposal: GovernanceProposal) -> ProposalView:
     return ProposalView(proposal, compute_tally(proposal, state.validators, state.total_power))
 
 

@@ -23,7 +23,7 @@ from clearing.governance.errors import (
     TooManyOpenProposals,
     VotingDeadlineOutOfRange,
 )
-from clearing.governance.proposal import Proposal, compute_proposal_message
+from clearing.governance.proposal import GovernanceProposal, compute_proposal_message
 from clearing.governance.rules import build_draft
 from clearing.state import ClearingState
 from clearing.tx_kind import Priority, Sender, Submitter, TxKind
@@ -124,7 +124,7 @@ def check_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal)
 
 def process_gov_proposal(state: ClearingState, ctx: BlockContext, tx: GovProposal) -> list[Event]:
     digest = check_gov_proposal(state, ctx, tx)
-    proposal = Proposal(
+    proposal = GovernanceProposal(
         state.next_proposal_id, tx.proposer, tx.changes, digest, ctx.height,
         tx.deadline_height, tx.execute_height,
     )  # fmt: skip

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from clearing.attestation import is_quorum
 from clearing.genesis import Validator
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class Tally:
 
 
 def compute_tally(
-    proposal: Proposal, validators: dict[bytes, Validator], total_power: int
+    proposal: GovernanceProposal, validators: dict[bytes, Validator], total_power: int
 ) -> Tally:
     """A ballot counts with its validator's power now; a validator no longer in the set
     counts for nothing."""

@@ -17,7 +17,7 @@ from clearing.governance.errors import (
     UnknownProposal,
     VotingClosed,
 )
-from clearing.governance.proposal import Ballot, Proposal, ProposalStatus, VoteChoice
+from clearing.governance.proposal import Ballot, GovernanceProposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
 from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record
@@ -47,7 +47,7 @@ class GovVote(Declared):
 def sign_vote(
     key: Ed25519PrivateKey,
     chain_id: int,
-    proposal: Proposal,
+    proposal: GovernanceProposal,
     choice: VoteChoice,
     sequence: int = 0,
 ) -> GovVote:
@@ -70,12 +70,12 @@ def sign_ballot(
     return GovVote(unsigned.voter, proposal_id, choice, sequence, signature)
 
 
-def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
+def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> GovernanceProposal:
     """A validator signed the ballot on a recorded proposal (the mempool checks this
     too); returns the proposal."""
     if tx.voter not in state.validators:
         raise NotAValidator(tx.voter)
-    proposal: Proposal | None = state.proposals.get(tx.proposal_id)
+    proposal: GovernanceProposal | None = state.proposals.get(tx.proposal_id)
     if proposal is None:
         raise UnknownProposal(tx.proposal_id)
     message = tx.signing_bytes(chain_id, proposal.digest)
@@ -84,7 +84,7 @@ def verify_ballot(state: ClearingState, chain_id: int, tx: GovVote) -> Proposal:
     return proposal
 
 
-def check_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> Proposal:
+def check_gov_vote(state: ClearingState, ctx: BlockContext, tx: GovVote) -> GovernanceProposal:
     """A validator's signed ballot on a proposal still voting, not older than its last
     (the mempool runs this too, for the next height); returns the proposal."""
     proposal = verify_ballot(state, ctx.chain_id, tx)

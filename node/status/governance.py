@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from clearing.governance.change_form import to_plain
-from clearing.governance.proposal import Proposal, ProposalStatus
+from clearing.governance.proposal import GovernanceProposal, ProposalStatus
 from clearing.governance.tally import compute_tally
 from clearing.state import ClearingState
 
@@ -62,7 +62,7 @@ def get_governance(
     }
 
 
-def _row(state: ClearingState, proposal: Proposal) -> dict[str, Any]:
+def _row(state: ClearingState, proposal: GovernanceProposal) -> dict[str, Any]:
     tally = compute_tally(proposal, state.validators, state.total_power)
     return {
         "id": proposal.id,

@@ -42,7 +42,7 @@ from bridge.vault import deposit_token
 from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.governance.changes import ScheduleUpgrade, make_risk_change
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.member_requests import ACCOUNT_PROOF_FIELDS
@@ -255,7 +255,7 @@ async def check_upgrade(net: SupervisedNetwork, chain: Any, release: Path) -> No
     await wait_until("the proposal to commit",
                      lambda: find_committed(v0, GovProposal) is not None, 60)  # fmt: skip
     digest = hashlib.sha256(proposal_tx.signing_bytes(network)).digest()
-    proposal = Proposal(1, proposal_tx.proposer, changes, digest, 0, deadline, execute)
+    proposal = GovernanceProposal(1, proposal_tx.proposer, changes, digest, 0, deadline, execute)
     for key in CONSENSUS_KEYS[:3]:
         ballot = encode_tx(sign_vote(key, network, proposal, VoteChoice.YES))
         await post_tx_until_accepted(v0, VOTES, ballot, "a ballot")

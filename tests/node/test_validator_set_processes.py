@@ -23,7 +23,7 @@ import pytest
 
 from clearing.genesis import Validator
 from clearing.governance.changes import AddValidator, RemoveValidator
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.tx import encode_tx
@@ -119,7 +119,9 @@ async def test_governance_adds_a_fifth_validator_and_removes_one(tmp_path: Path)
             tx = sign_proposal(keys[0], chain_id, changes, deadline, deadline + DELAY)
             await submit(client, [encode_tx(tx)])
             digest = hashlib.sha256(tx.signing_bytes(chain_id)).digest()
-            proposed = Proposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+            proposed = GovernanceProposal(
+                1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY
+            )
             await wait_until(
                 "the proposal to commit",
                 lambda: any(encode_tx(tx) in b.txs for b in read_blocks(validators[0])),

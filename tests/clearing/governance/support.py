@@ -8,7 +8,7 @@ from typing import Any
 from clearing.block import BlockResult
 from clearing.governance.changes import Change, ListInstrument, make_listing
 from clearing.governance.configuration import get_configuration_fields
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote
 from devnet.sandbox import Sandbox
@@ -53,16 +53,16 @@ def propose(
     return sign_proposal(box.validator_keys[proposer], box.chain_id, changes, deadline, execute)
 
 
-def submit(box: Sandbox, tx: GovProposal) -> Proposal:
+def submit(box: Sandbox, tx: GovProposal) -> GovernanceProposal:
     block = box.apply([tx])
     assert block.tx_results[0].is_ok(), block.tx_results[0].detail
-    proposal: Proposal = box.state.proposals[box.state.next_proposal_id - 1]
+    proposal: GovernanceProposal = box.state.proposals[box.state.next_proposal_id - 1]
     return proposal
 
 
 def ballots(
     box: Sandbox,
-    proposal: Proposal,
+    proposal: GovernanceProposal,
     voters: range | list[int],
     choice: VoteChoice = VoteChoice.YES,
     sequence: int = 0,

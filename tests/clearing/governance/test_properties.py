@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from clearing.block import BlockResult
 from clearing.governance.changes import make_risk_change
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.risk.engine import get_member_risk
@@ -56,7 +56,7 @@ def make_proposal(box: Sandbox, plan: Plan) -> GovProposal:
     return propose(box, changes, plan.voting_blocks, MIN_DELAY + plan.extra_delay)
 
 
-def votes_at(box: Sandbox, plan: Plan, proposal: Proposal, n: int) -> list[TxRecord]:
+def votes_at(box: Sandbox, plan: Plan, proposal: GovernanceProposal, n: int) -> list[TxRecord]:
     """The ballots of the ``n``-th block after the proposal's."""
     if n != plan.vote_block:
         return []

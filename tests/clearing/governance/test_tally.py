@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from clearing.genesis import Validator
-from clearing.governance.proposal import Ballot, Proposal, VoteChoice
+from clearing.governance.proposal import Ballot, GovernanceProposal, VoteChoice
 from clearing.governance.tally import compute_tally
 
 VALIDATORS = {bytes([n]) * 32: Validator(f"v{n}", bytes([n]) * 32, 10, bytes(20)) for n in range(3)}
 
 
-def proposal_with(*choices: tuple[int, VoteChoice]) -> Proposal:
-    proposal = Proposal(1, bytes(32), (), bytes(32), 1, 5, 0)
+def proposal_with(*choices: tuple[int, VoteChoice]) -> GovernanceProposal:
+    proposal = GovernanceProposal(1, bytes(32), (), bytes(32), 1, 5, 0)
     for n, choice in choices:
         proposal.ballots[bytes([n]) * 32] = Ballot(choice, 0, 2)
     return proposal

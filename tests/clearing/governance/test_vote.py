@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from clearing.governance.proposal import Ballot, Proposal, VoteChoice
+from clearing.governance.proposal import Ballot, GovernanceProposal, VoteChoice
 from clearing.governance.vote import GovVote, sign_vote
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
@@ -21,12 +21,12 @@ from tests.clearing.governance.support import (
 from tests.clearing.support import only_result
 
 
-def voting_box() -> tuple[Sandbox, Proposal]:
+def voting_box() -> tuple[Sandbox, GovernanceProposal]:
     box = gov_sandbox()
     return box, submit(box, propose(box, (next_future_listing(),), voting_blocks=3))
 
 
-def assert_refused(box: Sandbox, proposal: Proposal, vote: GovVote, code: str) -> str:
+def assert_refused(box: Sandbox, proposal: GovernanceProposal, vote: GovVote, code: str) -> str:
     before = dict(proposal.ballots)
     got, detail = only_result(box.apply([vote]))
     assert got == code, detail

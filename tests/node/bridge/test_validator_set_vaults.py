@@ -46,7 +46,7 @@ from clearing.governance.changes import (
     RemoveValidator,
     SetCollateralHaircut,
 )
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.trade import Trade, sign_trade_batch
@@ -230,7 +230,9 @@ async def check_vaults_follow_governance(
     await wait_until("the proposal to commit", lambda: any(
         encode_tx(proposal_tx) in b.txs for b in read_blocks(v0)))  # fmt: skip
     digest = hashlib.sha256(proposal_tx.signing_bytes(network)).digest()
-    proposal = Proposal(1, proposal_tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+    proposal = GovernanceProposal(
+        1, proposal_tx.proposer, changes, digest, 0, deadline, deadline + DELAY
+    )
     for key in CONSENSUS_KEYS[:3]:
         ballot = encode_tx(sign_vote(key, network, proposal, VoteChoice.YES))
         await post_tx_until_accepted(v0, VOTES, ballot, "a ballot")

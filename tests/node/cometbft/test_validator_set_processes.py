@@ -18,7 +18,7 @@ import pytest
 
 from clearing.genesis import Validator
 from clearing.governance.changes import AddValidator, RemoveValidator
-from clearing.governance.proposal import Proposal, VoteChoice
+from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.tx import encode_tx
@@ -101,7 +101,7 @@ def sign_set_change(chain_id: int, deadline: int) -> tuple[bytes, list[bytes]]:
     changes = (AddValidator(fifth), RemoveValidator(public("validator-3")))
     tx = sign_proposal(keys[0], chain_id, changes, deadline, deadline + DELAY)
     digest = hashlib.sha256(tx.signing_bytes(chain_id)).digest()
-    proposed = Proposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
+    proposed = GovernanceProposal(1, tx.proposer, changes, digest, 0, deadline, deadline + DELAY)
     votes = [encode_tx(sign_vote(key, chain_id, proposed, VoteChoice.YES)) for key in keys]
     return encode_tx(tx), votes
 
