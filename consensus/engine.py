@@ -12,10 +12,10 @@ their height starts; a message from further ahead means we are behind
 (`on_behind`): the host catches up by fetching certified blocks from peers, hands
 each to `apply_synced_block`, then calls `start()` at the new tip. A host sees every
 message before passing it on, so it also notices a peer a height or two ahead while
-this node is stuck (`consensus.sync.BehindWatch`). Waits are
-timer requests, never sleeps: the pause after a commit (`HeightDue`), a
-proposer's wait for its first transaction (`ProposalDue`) and the re-gossip of
-a height that does not move (`GossipDue`).
+this node is stuck (`consensus.sync.BehindWatch`), and asks a peer whose message shows
+what gossip lost on its way here (`consensus.repair`). Waits are timer requests, never
+sleeps (`consensus.engine_timeouts`); the mempool and the block store are the host's
+(`consensus.mempool`, `consensus.block_store`).
 
 With `compact_proposals`, proposals leave as compact proposals (`consensus.compact`:
 the transactions the mempool holds as ids, the others in full) and a compact
@@ -32,9 +32,9 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from consensus.application import Application
+from consensus.block_store import BlockStore
 from consensus.compact import CompactProposal, MissingTxs, index_txs, make_compact
 from consensus.effects import (
     Broadcast,
@@ -46,6 +46,15 @@ from consensus.effects import (
     SignProposal,
     SignVote,
     ValidateBlock,
+)
+from consensus.engine_timeouts import (
+    EngineTimeout,
+    GossipDue,
+    HeightDue,
+    ProposalDue,
+    RepairDue,
+    Timers,
+    is_regossip_due,
 )
 from consensus.evidence import EvidencePool
 from consensus.inputs import (
@@ -59,6 +68,7 @@ from consensus.inputs import (
     VoteReceived,
     VoteSigned,
 )
+from consensus.mempool import Mempool
 from consensus.messages import Message, decode_message, encode_message
 from consensus.records import (
     WAL_KIND_HEIGHT,
@@ -107,108 +117,6 @@ from lightclient.crypto import PrivateKey
 from records.codec import MAX_CONSENSUS_MESSAGE_BYTES, MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class HeightDue:
-    """Start `height`: the pause after committing the one before is over."""
-
-    height: int
-
-
-@dataclass(frozen=True)
-class ProposalDue:
-    """Look again for transactions to propose at (height, round); propose empty at `deadline_ms`."""
-
-    height: int
-    round: int
-    deadline_ms: int
-
-
-@dataclass(frozen=True)
-class GossipDue:
-    """Time to re-send this height's messages (see `Engine.gossip`)."""
-
-
-@dataclass(frozen=True)
-class RepairDue:
-    """Ask `voter` for what of the block (round, block hash) its vote named this node may
-    still lack (`consensus.repair`): the vote's grace is over."""
-
-    height: int
-    round: int
-    block_hash: bytes
-    voter: PeerId
-
-
-EngineTimeout = TimeoutFired | HeightDue | ProposalDue | GossipDue | RepairDue
-
-MAX_REGOSSIP_SPACING = 8
-"""A round stuck for long re-sends its messages every this many re-gossip intervals."""
-
-
-def is_regossip_due(stuck_ticks: int) -> bool:
-    """Whether a round stuck for `stuck_ticks` re-gossip intervals re-sends its messages:
-    after 1, 2, 4 and 8 intervals, then every 8. Every re-send costs the whole height's
-    proposals and votes to every peer; a node too slow to send them within one interval
-    (a starved CPU) would otherwise queue ever more of them ahead of its fresh votes,
-    and the round it waits on would never end."""
-    if stuck_ticks < 1:
-        return False
-    if stuck_ticks >= MAX_REGOSSIP_SPACING:
-        return stuck_ticks % MAX_REGOSSIP_SPACING == 0
-    return stuck_ticks & (stuck_ticks - 1) == 0
-
-
-class Timers(Protocol):
-    def schedule(self, delay_ms: int, timeout: EngineTimeout) -> None:
-        """Call `Engine.on_timeout(timeout)` after `delay_ms` (must not block)."""
-        ...
-
-
-class Mempool(Protocol):
-    """The transactions waiting for a block, as the engine uses them (the node's is
-    `node/txpool.py`'s `TxPool`, which checks what it admits)."""
-
-    def reap(self, max_bytes: int) -> Sequence[bytes]:
-        """Candidate txs for the next proposal, in the order to propose them, within
-        `max_bytes`."""
-        ...
-
-    def update(self, committed: Sequence[bytes]) -> object:
-        """After a block commits: forget its transactions `committed` (as CometBFT's
-        mempool `Update`; the node's also drops what they made invalid)."""
-        ...
-
-    def get_tx(self, tx_id: bytes) -> bytes | None:
-        """The pending transaction whose id (`consensus.compact.compute_tx_hash`) is `tx_id`."""
-        ...
-
-
-class BlockStore(Protocol):
-    """Durable committed blocks with their certificates and resulting state roots."""
-
-    def get_height(self) -> int:
-        """Height of the last stored block; 0 when empty."""
-        ...
-
-    def get_block(self, height: int) -> tuple[Block, CommitCertificate] | None: ...
-
-    def get_state_root(self, height: int) -> bytes:
-        """State root after `height` (genesis root at 0)."""
-        ...
-
-    def save_block(self, block: Block, certificate: CommitCertificate, state_root: bytes) -> None:
-        """Durably store a committed block before consensus moves to the next height."""
-        ...
-
-    def load_validator_checkpoint(self) -> bytes | None:
-        """What `save_validator_checkpoint` last kept; None if nothing."""
-        ...
-
-    def save_validator_checkpoint(self, checkpoint: bytes) -> None:
-        """Keep `checkpoint` (a `ValidatorCheckpoint`), replacing the one kept before."""
-        ...
 
 
 @dataclass(frozen=True)

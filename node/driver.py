@@ -26,16 +26,11 @@ import trio
 
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.application import Application
+from consensus.block_store import BlockStore
 from consensus.compact import CompactProposal
-from consensus.engine import (
-    BlockStore,
-    ChainStart,
-    Engine,
-    EngineConfig,
-    EngineTimeout,
-    Mempool,
-    OnProposalTime,
-)
+from consensus.engine import ChainStart, Engine, EngineConfig, OnProposalTime
+from consensus.engine_timeouts import EngineTimeout
+from consensus.mempool import Mempool
 from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig

@@ -9,14 +9,11 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from consensus.compact import CompactProposal, compute_tx_hash, make_compact
-from consensus.engine import (
-    ChainStart,
-    Engine,
-    EngineConfig,
+from consensus.engine import ChainStart, Engine, EngineConfig, OnMissingTxs
+from consensus.engine_timeouts import (
     EngineTimeout,
     GossipDue,
     HeightDue,
-    OnMissingTxs,
     ProposalDue,
     RepairDue,
     is_regossip_due,
