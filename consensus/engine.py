@@ -20,8 +20,9 @@ sleeps (`consensus.engine_timeouts`); the mempool and the block store are the ho
 With `compact_proposals`, proposals leave as compact proposals (`consensus.compact`:
 the transactions the mempool holds as ids, the others in full) and a compact
 proposal is rebuilt from the mempool and the transactions of this height's
-proposals. One that names transactions this node lacks waits, once its signature
-checks, while the host fetches them (`on_missing_txs`, answered by `add_txs`); the
+proposals. One that names transactions this node lacks waits (`consensus.proposal_txs`),
+once its signature checks, while the host fetches them (`on_missing_txs`, answered by
+`add_txs`); the
 round's propose timeout runs meanwhile, so a fetch too slow only makes this node
 prevote nil, as for a proposal that came late.
 """
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 
 from consensus.application import Application
 from consensus.block_store import BlockStore
-from consensus.compact import CompactProposal, MissingTxs, index_txs, make_compact
+from consensus.compact import CompactProposal, MissingTxs, make_compact
 from consensus.effects import (
     Broadcast,
     Commit,
@@ -70,6 +71,7 @@ from consensus.inputs import (
 )
 from consensus.mempool import Mempool
 from consensus.messages import Message, decode_message, encode_message
+from consensus.proposal_txs import ProposalTxs
 from consensus.records import (
     WAL_KIND_HEIGHT,
     WAL_KIND_INPUT,
@@ -199,9 +201,6 @@ OnProposalTime = Callable[[bytes, int, bool], None]
 UNTIMELY_LOG_INTERVAL_MS = 60_000
 """An untimely proposal is logged at most this often: a node whose clock is off would
 see one at most heights."""
-MAX_AWAITING = 2 * MAX_FUTURE_ROUNDS
-"""Compact proposals of the current height kept waiting for transactions (one per round
-and proposer's value is all an honest network makes)."""
 
 
 class Engine:
@@ -273,13 +272,7 @@ class Engine:
         self._gossiped_at = (0, 0)
         self._stuck_ticks = 0
         """Re-gossip intervals in a row that this height and round have not moved."""
-        self._held: dict[bytes, bytes] = {}
-        """The transactions of this height's proposals by id (peers fetch them here)..."""
-        self._held_before: dict[bytes, bytes] = {}
-        """...and of the previous height's (a peer still deciding it may ask)."""
-        self._awaiting: dict[tuple[int, bytes], tuple[CompactProposal, int]] = {}
-        """Compact proposals of this height waiting for transactions, by (round, block),
-        each with this node's clock when it arrived."""
+        self._txs = ProposalTxs()
         self._proposal_wait: ProposalDue | None = None
         """With `txs_noticed`: the proposal this node waits to make, and whether a look
         at the mempool is already due for it."""
@@ -395,7 +388,7 @@ class Engine:
             elif isinstance(message, Proposal):
                 received_ms = self.now_ms()
                 if self._is_proposal_wanted(message):
-                    self._hold(message)
+                    self._txs.hold(message)
                     self._note_proposal_time(message, received_ms)
                 self._process(ProposalReceived(message, received_ms))
             else:
@@ -419,14 +412,10 @@ class Engine:
         try:
             proposal = compact.assemble(self.get_tx)
         except MissingTxs as exc:
-            key = (compact.round, compact.block_hash)
-            if key not in self._awaiting and len(self._awaiting) >= MAX_AWAITING:
-                return
-            self._awaiting.setdefault(key, (compact, received_ms))
-            if self.on_missing_txs is not None:
+            if self._txs.wait(compact, received_ms) and self.on_missing_txs is not None:
                 self.on_missing_txs(peer, compact, exc.tx_ids)
             return
-        self._hold(proposal)
+        self._txs.hold(proposal)
         self._note_proposal_time(proposal, received_ms)
         self._process(ProposalReceived(proposal, received_ms))
 
@@ -437,7 +426,7 @@ class Engine:
         if vote.block_hash is None:
             return
         key = (vote.round, vote.block_hash)
-        wanted = self._repair.get_wanted(*key, self.state.proposals, self._awaiting)
+        wanted = self._repair.get_wanted(*key, self.state.proposals, self._txs.awaiting)
         if wanted is None or not self._repair.is_new(wanted, *key, voter):
             return
         if not vote.is_signed_by_validator(self.chain_start.chain_id):
@@ -452,16 +441,15 @@ class Engine:
         if due.height != self.state.height or self.state.decided:
             return
         key = (due.round, due.block_hash)
-        wanted = self._repair.get_wanted(*key, self.state.proposals, self._awaiting)
+        wanted = self._repair.get_wanted(*key, self.state.proposals, self._txs.awaiting)
         if wanted == "proposal" and self.on_missing_proposal is not None:
             self.stats.proposals_asked += 1
             self.on_missing_proposal(due.voter, due.height, due.round)
         elif wanted == "txs" and self.on_missing_txs is not None:
-            compact, _ = self._awaiting[key]
-            try:
-                compact.assemble(self.get_tx)
-            except MissingTxs as exc:
-                self.on_missing_txs(due.voter, compact, exc.tx_ids)
+            missing = self._txs.get_missing(key, self.get_tx)
+            if missing is not None:
+                compact, _ = self._txs.awaiting[key]
+                self.on_missing_txs(due.voter, compact, missing.tx_ids)
 
     def _ask_for_commit(self, peer: PeerId) -> None:
         """Ask `peer`, whose message of the next height shows it committed this one, for
@@ -531,38 +519,26 @@ class Engine:
     @property
     def awaiting_txs(self) -> bool:
         """Whether a compact proposal of this height waits for transactions."""
-        return bool(self._awaiting)
+        return bool(self._txs.awaiting)
 
     def add_txs(self, txs: Sequence[bytes]) -> None:
         """Transactions for the compact proposals waiting (fetched by the host, or just
         arrived by gossip); any other is ignored. A proposal now complete is received."""
-        wanted = {i for c, _ in self._awaiting.values() for i in c.tx_ids if i is not None}
-        for tx_id, tx in index_txs(txs).items():
-            if tx_id in wanted:
-                self._held[tx_id] = tx
-        for key, (compact, received_ms) in list(self._awaiting.items()):
-            try:
-                proposal = compact.assemble(self.get_tx)
-            except MissingTxs:
-                continue
-            del self._awaiting[key]
+        for compact, proposal, received_ms in self._txs.add(txs, self.get_tx):
             if compact.round not in self.state.proposals and not self.state.decided:
                 self._note_proposal_time(proposal, received_ms)
                 self._process(ProposalReceived(proposal, received_ms))
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
         """A transaction of this or the previous height's proposals, or of the mempool."""
-        found = self._held.get(tx_id) or self._held_before.get(tx_id)
+        found = self._txs.get(tx_id)
         return found if found is not None else self.mempool.get_tx(tx_id)
-
-    def _hold(self, proposal: Proposal) -> None:
-        self._held.update(index_txs(proposal.block.txs))
 
     def _encode(self, message: Proposal | Vote) -> bytes:
         """`message` as this node sends it; a proposal's transactions held for peers that
         ask for those the compact proposal names by id."""
         if self.config.compact_proposals and isinstance(message, Proposal):
-            self._hold(message)
+            self._txs.hold(message)
         return self._pack(message)
 
     def _pack(self, message: Proposal | Vote) -> bytes:
@@ -778,8 +754,7 @@ class Engine:
 
     def _start_height(self, height: int) -> None:
         self.app.check_height(height)  # before anything of the height is logged or signed
-        self._held_before, self._held = self._held, {}
-        self._awaiting.clear()
+        self._txs.start_height()
         self._repair.start_height(self.state.height, self.state.proposals)
         # Not fsynced (an fsync per height on every node's critical path): the first of
         # our signatures at this height syncs it with everything before it, and a marker

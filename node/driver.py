@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 4096
 GOSSIP_PEER: PeerId = "gossip"
-"""Gossip does not say who sent a message; sync runs over request streams (node.blocksync)."""
+"""The sender named for a message whose publisher is not known (the sync loop's watch of
+the peers' heights, a test's messages); a gossiped one names its publisher
+(`Delivery.sender`), which the engine's repairs ask (consensus.repair)."""
 
 
 FetchTxs = Callable[[PeerId, tuple[bytes, ...]], Awaitable[Sequence[bytes]]]
