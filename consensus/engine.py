@@ -448,8 +448,7 @@ class Engine:
         elif wanted == "txs" and self.on_missing_txs is not None:
             missing = self._txs.get_missing(key, self.get_tx)
             if missing is not None:
-                compact, _ = self._txs.awaiting[key]
-                self.on_missing_txs(due.voter, compact, missing.tx_ids)
+                self.on_missing_txs(due.voter, *missing)
 
     def _ask_for_commit(self, peer: PeerId) -> None:
         """Ask `peer`, whose message of the next height shows it committed this one, for

@@ -51,15 +51,18 @@ class ProposalTxs:
         self.awaiting.setdefault(key, (compact, received_ms))
         return True
 
-    def get_missing(self, key: tuple[int, bytes], get_tx: GetTx) -> MissingTxs | None:
-        """What the compact proposal waiting under `key` still lacks, if one waits."""
+    def get_missing(
+        self, key: tuple[int, bytes], get_tx: GetTx
+    ) -> tuple[CompactProposal, tuple[bytes, ...]] | None:
+        """The compact proposal waiting under `key` and the ids it still lacks, if one
+        waits and lacks any."""
         waiting = self.awaiting.get(key)
         if waiting is None:
             return None
         try:
             waiting[0].assemble(get_tx)
         except MissingTxs as exc:
-            return exc
+            return waiting[0], exc.tx_ids
         return None
 
     def add(

@@ -83,11 +83,11 @@ class Repair:
     def is_new(self, wanted: Wanted, round_: int, block_hash: bytes, voter: PeerId) -> bool:
         """Whether `wanted` is not asked yet: a proposal of anyone (any voter holds it),
         transactions of this voter; and the height has questions left."""
-        key = (wanted, round_, block_hash, voter if wanted == "txs" else "")
+        key = _get_key(wanted, round_, block_hash, voter)
         return key not in self.asked and len(self.asked) < MAX_ASKED_PER_HEIGHT
 
     def note_asked(self, wanted: Wanted, round_: int, block_hash: bytes, voter: PeerId) -> None:
-        self.asked.add((wanted, round_, block_hash, voter if wanted == "txs" else ""))
+        self.asked.add(_get_key(wanted, round_, block_hash, voter))
 
     def start_height(self, ended: int, proposals: Mapping[int, Proposal]) -> None:
         """The node moves past height `ended`, whose proposals were `proposals`."""
@@ -103,6 +103,14 @@ class Repair:
         proposals are `proposals`) or of one of the `HEIGHTS_SERVED` before."""
         held = proposals if height == current else self.proposals_before.get(height, {})
         return held.get(round_)
+
+
+def _get_key(
+    wanted: Wanted, round_: int, block_hash: bytes, voter: PeerId
+) -> tuple[str, int, bytes, PeerId]:
+    """A question's key: a proposal is asked of one voter (any holds it), transactions of
+    each voter asked."""
+    return (wanted, round_, block_hash, voter if wanted == "txs" else "")
 
 
 def get_precommits(certificate: CommitCertificate) -> list[Vote]:

@@ -71,11 +71,21 @@ class CliqueLinks:
         said = self.said.get(peer)
         return said is not None and origin != peer and origin not in said
 
+    def get_cut_off(self, origin: str) -> list[str]:
+        """The clique peers that said they are not linked to `origin` (none while the
+        clique is whole: a relay asks this of every message, so it looks only at what
+        was said)."""
+        return [peer for peer in self.said if self.misses(peer, origin)]
+
+    def get_live(self, own: str, connected: Iterable[str]) -> frozenset[str]:
+        """The clique members this node (`own`) holds a live connection to."""
+        return frozenset(connected) & self.clique - {own}
+
     def get_due(self, own: str, connected: Iterable[str]) -> tuple[frozenset[str], list[str]]:
         """This node's links to the clique, and the connected clique peers to tell them
         (those never told, or told otherwise). A peer no longer connected is forgotten:
         what it says and what it was told start afresh when it is back."""
-        live = frozenset(connected) & self.clique - {own}
+        live = self.get_live(own, connected)
         for gone in set(self.told) - live:
             del self.told[gone]
         for gone in set(self.said) - live:

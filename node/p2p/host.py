@@ -404,8 +404,7 @@ class P2PNode:
     async def _answer_links(self, peer: str, data: bytes) -> bytes:
         links = self._router.links
         links.note_said(peer, decode_links(data))
-        live = frozenset(self.connected_peers()) & links.clique - {self.peer_id}
-        return encode_links(live)
+        return encode_links(links.get_live(self.peer_id, self.connected_peers()))
 
     def get_gossip_stream(self, peer: str) -> INetStream | None:
         """The stream this node gossips to `peer` on, if the library holds one."""

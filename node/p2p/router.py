@@ -82,11 +82,12 @@ class Router(GossipSub):
         `origin`, a clique member (node/p2p/clique_links.py): they hear its messages
         only through a relay."""
         assert self.pubsub is not None
-        skip = {forwarder, origin, self.pubsub.my_id}
+        cut_off = self.links.get_cut_off(str(origin))
+        if not cut_off:
+            return
         subscribed = {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
-        for peer in subscribed - skip:
-            if self.links.misses(str(peer), str(origin)):
-                yield peer
+        skip = {forwarder, self.pubsub.my_id}
+        yield from (p for p in subscribed - skip if str(p) in cut_off)
 
     async def publish(self, msg_forwarder: ID, pubsub_msg: rpc_pb2.Message) -> None:
         """The library's publish, unless it is a relay that reaches nobody (the clique's

@@ -23,7 +23,8 @@ def test_a_waiting_proposal_completes_when_its_transactions_come() -> None:
 
     assert txs.wait(COMPACT, 7)
     missing = txs.get_missing((0, PROPOSAL.block.hash), get_tx)
-    assert missing is not None and set(missing.tx_ids) == set(map(compute_tx_hash, TXS[1:]))
+    assert missing is not None and missing[0] == COMPACT
+    assert set(missing[1]) == set(map(compute_tx_hash, TXS[1:]))
     assert txs.add([TXS[1], b"not asked for"], get_tx) == []
     assert txs.get(compute_tx_hash(b"not asked for")) is None
     assert txs.add([TXS[2]], get_tx) == [(COMPACT, PROPOSAL, 7)]
