@@ -3,10 +3,9 @@ an address, who may trade, the clients of a clearing member."""
 
 from __future__ import annotations
 
-from clearing.default.default_fund import is_reduce_only
 from clearing.errors import NotCleared
 from clearing.roles import NO_MEMBER, ClientAccount
-from clearing.state import ClearingState, Member, MemberAddress
+from clearing.state import ClearingState, MemberAddress
 from records.codec import DecodeError, expect_bytes, expect_list
 
 
@@ -32,14 +31,6 @@ def get_guarantors(state: ClearingState) -> dict[MemberAddress, MemberAddress]:
 def get_clients(state: ClearingState, member: MemberAddress) -> list[tuple[bytes, ClientAccount]]:
     """The client accounts under ``member``, by client address."""
     return [(c, a) for c, a in sorted(state.clients.items()) if a.clearing_member == member]
-
-
-def is_guarantor_reduce_only(state: ClearingState, member: Member) -> bool:
-    """The member's clearing member (itself unless it is a client) has posted less than
-    its required contribution: a client's positions count in its member's requirement,
-    so they may not grow either (trades and auction bids alike)."""
-    guarantor = state.members.get(get_clearing_member(state, member.address), member)
-    return is_reduce_only(guarantor.default_fund_required, guarantor.default_fund)
 
 
 def check_cleared(state: ClearingState, address: MemberAddress) -> None:

@@ -39,11 +39,11 @@ from dataclasses import dataclass, replace
 from typing import Annotated, Any, ClassVar, NamedTuple
 
 from clearing.attestation import compute_signing_bytes, is_valid_signature
-from clearing.clients import check_cleared, is_guarantor_reduce_only
+from clearing.clients import check_cleared
 from clearing.collateral import SubAccountId
 from clearing.context import BlockContext
 from clearing.default.bid_hold import check_bids_held_after_trade, get_bidders
-from clearing.default.default_fund import check_reduce_only, is_growing
+from clearing.default.default_fund import check_reduce_only, is_growing, is_guarantor_reduce_only
 from clearing.default.margin_call import check_margin_call
 from clearing.errors import (
     BadSignature,

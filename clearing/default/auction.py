@@ -33,10 +33,10 @@ another.
 
 from __future__ import annotations
 
-from clearing.clients import check_cleared, is_guarantor_reduce_only
+from clearing.clients import check_cleared
 from clearing.context import BlockContext
 from clearing.default.adl import AdlCandidate, compute_adl_ranking
-from clearing.default.default_fund import check_reduce_only
+from clearing.default.default_fund import check_reduce_only, is_guarantor_reduce_only
 from clearing.default.house import HOUSE
 from clearing.default.margin_call import check_margin_call
 from clearing.default.steps import move_lots_at_mark

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from clearing.clients import get_clearing_member
 from clearing.default.events import DefaultEvent, EventKind
 from clearing.default.waterfall import compute_pro_rata
 from clearing.risk.arrays import RiskArrays
 from clearing.risk.errors import ReduceOnly
 from clearing.risk.margin import compute_initial_margin, compute_scenario_losses
+from clearing.state import ClearingState, Member
 
 AccountKey = tuple[bytes, int]
 
@@ -40,6 +42,14 @@ def compute_required_contributions(exposures: Mapping[bytes, int], cover: int) -
 
 def is_reduce_only(required: int, posted: int) -> bool:
     return posted < required
+
+
+def is_guarantor_reduce_only(state: ClearingState, member: Member) -> bool:
+    """The member's clearing member (itself unless it is a client) has posted less than
+    its required contribution: a client's positions count in its member's requirement,
+    so they may not grow either (trades and auction bids alike)."""
+    guarantor = state.members.get(get_clearing_member(state, member.address), member)
+    return is_reduce_only(guarantor.default_fund_required, guarantor.default_fund)
 
 
 def is_growing(quantity_before: int, quantity_after: int) -> bool:
