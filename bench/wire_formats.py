@@ -21,8 +21,8 @@ from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.attestation import Attestation
 from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObservation
-from clearing.governance.changes import SetCollateralHaircut, SetFunding, decode_change
 from clearing.governance.submit import GovProposal
+from clearing.governance_changes import SetCollateralHaircut, SetFunding, decode_change
 from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx import TX_VERSION, decode_tx, encode_tx

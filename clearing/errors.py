@@ -490,3 +490,21 @@ class AlreadyClient(InvalidTransaction):
 class UnknownSegregationModel(InvalidTransaction):
     model: str
     models: list[str]
+
+
+@dataclass(eq=False)
+class InvalidInstrument(InvalidTransaction):
+    """A listed instrument fails the genesis rules: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object
+
+
+@dataclass(eq=False)
+class InvalidTemplate(InvalidTransaction):
+    """A listing template fails the genesis rules: key ``key`` is not ``expected``."""
+
+    key: str
+    expected: str
+    got: object

@@ -23,7 +23,7 @@ from clearing.assets import CollateralKey, CollateralToken, compute_haircut_valu
 from clearing.derived import Derived
 from clearing.errors import UnknownMember, UnknownSubAccount, UnknownWithdrawal
 from clearing.genesis import Genesis, Validator, Venue
-from clearing.governance.proposal import GovernanceProposal
+from clearing.governance_proposal import GovernanceProposal
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.replay_protection import DepositNonces, TradeIdWindow, VaultKey
 from clearing.roles import ClientAccount

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from clearing.genesis import Validator
-from clearing.governance.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from clearing.state import ClearingState, Jailing
+from clearing.validator_errors import InvalidValidator, ValidatorListed, ValidatorSetSize
 from records.codec import (
     MAX_TOTAL_POWER,
     MAX_VALIDATORS,

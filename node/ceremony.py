@@ -45,7 +45,7 @@ from eth_utils.crypto import keccak
 
 from bridge.eip712 import SignatureError, recover_signer, sign_digest
 from clearing.genesis import compute_genesis_hash
-from clearing.governance.documents import encode_document
+from clearing.governance_documents import encode_document
 from node.cometbft.home import get_peer_node_id
 from node.keys import (
     BRIDGE_KEY,

@@ -9,7 +9,7 @@ import tomllib
 from pathlib import Path
 
 from clearing.governance.change_form import from_plain
-from clearing.governance.changes import Change
+from clearing.governance_changes import Change
 from records.codec import DecodeError
 
 

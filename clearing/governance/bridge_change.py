@@ -3,7 +3,6 @@ or removing one (an emergency: a bridge whose key leaked must stop at once)."""
 
 from __future__ import annotations
 
-from clearing.governance.changes import AddExternalBridge, RemoveExternalBridge
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     BridgeKeyInUse,
@@ -11,6 +10,7 @@ from clearing.governance.errors import (
     ExternalBridgeListed,
     UnknownExternalBridge,
 )
+from clearing.governance_changes import AddExternalBridge, RemoveExternalBridge
 from clearing.state import ClearingState
 
 

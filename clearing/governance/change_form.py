@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearing.governance.changes import CHANGE_TYPES, Change, decode_change
-from clearing.governance.documents import decode_document, encode_document
+from clearing.governance_changes import CHANGE_TYPES, Change, decode_change
+from clearing.governance_documents import decode_document, encode_document
 from records.codec import DecodeError
 from records.declared import get_field_paths
 

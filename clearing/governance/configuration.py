@@ -17,14 +17,14 @@ from clearing.assets import CollateralKey, CollateralToken
 from clearing.derived import DerivedKey
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, Genesis, Venue
-from clearing.governance.documents import (
+from clearing.governance.draft import Draft, install_configuration
+from clearing.governance_documents import (
     MAX_DOCUMENT_DEPTH,
     decode_document,
     encode_document,
     get_nesting_depth,
 )
-from clearing.governance.draft import Draft, install_configuration
-from clearing.governance.proposal import GovernanceProposal
+from clearing.governance_proposal import GovernanceProposal
 from clearing.instrument_docs import (
     get_instrument_doc,
     get_listing_template_doc,

@@ -93,15 +93,6 @@ class StaleVote(InvalidTransaction):
 
 
 @dataclass(eq=False)
-class InvalidInstrument(InvalidTransaction):
-    """A listed instrument fails the genesis rules: key ``key`` is not ``expected``."""
-
-    key: str
-    expected: str
-    got: object
-
-
-@dataclass(eq=False)
 class InstrumentListed(InvalidTransaction):
     """The id is taken (listed now, or listed and expired: an id means one contract)."""
 
@@ -185,15 +176,6 @@ class ChainWithoutCollateral(InvalidTransaction):
 @dataclass(eq=False)
 class UnknownExternalBridge(InvalidTransaction):
     bridge_id: str
-
-
-@dataclass(eq=False)
-class InvalidTemplate(InvalidTransaction):
-    """A listing template fails the genesis rules: key ``key`` is not ``expected``."""
-
-    key: str
-    expected: str
-    got: object
 
 
 @dataclass(eq=False)

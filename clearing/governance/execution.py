@@ -15,9 +15,9 @@ from __future__ import annotations
 from clearing.context import BlockContext
 from clearing.errors import InvalidTransaction
 from clearing.events import Event, make_event
-from clearing.governance.proposal import GovernanceProposal, ProposalStatus
 from clearing.governance.rules import apply_changes
 from clearing.governance.tally import Tally, compute_tally
+from clearing.governance_proposal import GovernanceProposal, ProposalStatus
 from clearing.state import ClearingState
 
 

@@ -4,9 +4,9 @@ executed as soon as they pass."""
 from __future__ import annotations
 
 from clearing.errors import UnknownInstrument
-from clearing.governance.changes import SetInstrumentStatus
 from clearing.governance.draft import Draft
 from clearing.governance.errors import ChangeNotAllowed
+from clearing.governance_changes import SetInstrumentStatus
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState
 

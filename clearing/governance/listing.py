@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from clearing.governance.changes import ListInstrument
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     ExpiryPassed,
@@ -10,6 +9,7 @@ from clearing.governance.errors import (
     InstrumentListed,
     UnderlyingNotFuture,
 )
+from clearing.governance_changes import ListInstrument
 from clearing.instruments import InstrumentKind
 from clearing.state import ClearingState
 

@@ -7,7 +7,6 @@ for itself, and an admission there only lets that member take clients."""
 from __future__ import annotations
 
 from clearing.clients import get_clients
-from clearing.governance.changes import AdmitClearingMember, RemoveClearingMember
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
@@ -15,6 +14,7 @@ from clearing.governance.errors import (
     IsAClient,
     NotAClearingMember,
 )
+from clearing.governance_changes import AdmitClearingMember, RemoveClearingMember
 from clearing.risk.params import INSURANCE_MEMBER
 from clearing.state import ClearingState
 

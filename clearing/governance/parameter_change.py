@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from clearing.errors import GenesisError, UnknownCollateral, UnknownInstrument
-from clearing.governance.changes import (
+from clearing.errors import GenesisError, InvalidInstrument, UnknownCollateral, UnknownInstrument
+from clearing.governance.draft import Draft, check_risk_section
+from clearing.governance.errors import (
+    ChangeNotAllowed,
+    InvalidParameter,
+    InvalidRiskParams,
+)
+from clearing.governance_changes import (
     SetCollateralHaircut,
     SetDefaultFund,
     SetFee,
     SetFeeSplit,
     SetFunding,
-)
-from clearing.governance.draft import Draft, check_risk_section
-from clearing.governance.errors import (
-    ChangeNotAllowed,
-    InvalidInstrument,
-    InvalidParameter,
-    InvalidRiskParams,
 )
 from clearing.instrument_docs import get_instrument_doc, parse_instrument
 from clearing.instruments import Instrument

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from clearing.context import BlockContext
 from clearing.events import Event, make_event
-from clearing.governance.changes import get_named_instruments
 from clearing.governance.draft import start_draft, write_draft
+from clearing.governance_changes import get_named_instruments
 from clearing.instruments import Instrument, InstrumentKind
 from clearing.state import ClearingState
 

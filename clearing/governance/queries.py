@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clearing.governance.change_form import to_plain
-from clearing.governance.proposal import GovernanceProposal
 from clearing.governance.tally import Tally, compute_tally
+from clearing.governance_proposal import GovernanceProposal
 from clearing.instrument_docs import get_instrument_doc, get_listing_template_doc
 from clearing.instruments import InstrumentStatus
 from clearing.state import ClearingState

@@ -4,10 +4,10 @@ move under every member's feet from its height on."""
 
 from __future__ import annotations
 
-from clearing.governance.changes import ReplaceRiskParams
-from clearing.governance.documents import decode_document
 from clearing.governance.draft import Draft, check_risk_section
 from clearing.governance.errors import InvalidRiskParams
+from clearing.governance_changes import ReplaceRiskParams
+from clearing.governance_documents import decode_document
 from clearing.state import ClearingState
 
 

@@ -1,6 +1,6 @@
 """Applying a proposal's changes all-or-nothing, each kind by its rule.
 
-A change is a record (clearing/governance/changes.py); the rule that applies it is a
+A change is a record (clearing/governance_changes.py); the rule that applies it is a
 function of its own module, ``apply_<name>(change, draft, state)``, found here by the
 change's type. Each rule checks the change against the draft so far and the state and
 writes the draft alone; the finished draft is checked whole and only then written
@@ -15,33 +15,6 @@ from clearing.events import Event
 from clearing.governance.bridge_change import (
     apply_add_external_bridge,
     apply_remove_external_bridge,
-)
-from clearing.governance.changes import (
-    AddExternalBridge,
-    AddListingTemplate,
-    AddValidator,
-    AddVenue,
-    AdmitClearingMember,
-    CancelUpgrade,
-    Change,
-    ListInstrument,
-    RemoveClearingMember,
-    RemoveExternalBridge,
-    RemoveListingTemplate,
-    RemoveValidator,
-    RemoveVenue,
-    ReplaceRiskParams,
-    RotateValidatorKeys,
-    ScheduleUpgrade,
-    SetCollateralHaircut,
-    SetDefaultFund,
-    SetFee,
-    SetFeeSplit,
-    SetFunding,
-    SetInstrumentStatus,
-    SettlePerpetual,
-    SetValidatorPower,
-    UnjailValidator,
 )
 from clearing.governance.draft import Draft, check_draft, start_draft, write_draft
 from clearing.governance.instrument_status import apply_set_instrument_status
@@ -72,6 +45,33 @@ from clearing.governance.validator_change import (
     apply_unjail_validator,
 )
 from clearing.governance.venue_change import apply_add_venue, apply_remove_venue
+from clearing.governance_changes import (
+    AddExternalBridge,
+    AddListingTemplate,
+    AddValidator,
+    AddVenue,
+    AdmitClearingMember,
+    CancelUpgrade,
+    Change,
+    ListInstrument,
+    RemoveClearingMember,
+    RemoveExternalBridge,
+    RemoveListingTemplate,
+    RemoveValidator,
+    RemoveVenue,
+    ReplaceRiskParams,
+    RotateValidatorKeys,
+    ScheduleUpgrade,
+    SetCollateralHaircut,
+    SetDefaultFund,
+    SetFee,
+    SetFeeSplit,
+    SetFunding,
+    SetInstrumentStatus,
+    SettlePerpetual,
+    SetValidatorPower,
+    UnjailValidator,
+)
 from clearing.state import ClearingState
 
 CHANGE_RULES: dict[type, Callable[[Any, Draft, ClearingState], None]] = {

@@ -5,9 +5,9 @@ is paid its variation margin to that price and closed, as at a future's expiry."
 from __future__ import annotations
 
 from clearing.errors import UnknownInstrument
-from clearing.governance.changes import SettlePerpetual
 from clearing.governance.draft import Draft
 from clearing.governance.errors import ChangeNotAllowed
+from clearing.governance_changes import SettlePerpetual
 from clearing.state import ClearingState
 
 

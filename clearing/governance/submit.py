@@ -12,7 +12,6 @@ from clearing.attestation import is_valid_signature
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.events import Event, make_event
-from clearing.governance.changes import Change, decode_change
 from clearing.governance.errors import (
     ChangeCount,
     DelayTooShort,
@@ -23,8 +22,9 @@ from clearing.governance.errors import (
     TooManyOpenProposals,
     VotingDeadlineOutOfRange,
 )
-from clearing.governance.proposal import GovernanceProposal, compute_proposal_message
 from clearing.governance.rules import build_draft
+from clearing.governance_changes import Change, decode_change
+from clearing.governance_proposal import GovernanceProposal, compute_proposal_message
 from clearing.state import ClearingState
 from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import (

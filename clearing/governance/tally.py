@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from clearing.attestation import is_quorum
 from clearing.genesis import Validator
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,13 @@ Removing a template lists nothing more; the series it listed trade on to expiry.
 
 from __future__ import annotations
 
-from clearing.governance.changes import AddListingTemplate, RemoveListingTemplate
 from clearing.governance.draft import Draft
 from clearing.governance.errors import (
     FeedNotPriced,
     TemplateInstalled,
     UnknownTemplate,
 )
+from clearing.governance_changes import AddListingTemplate, RemoveListingTemplate
 from clearing.state import ClearingState
 
 

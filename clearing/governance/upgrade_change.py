@@ -7,9 +7,9 @@ later decision replaces an earlier one. A cancellation names the plan in force."
 
 from __future__ import annotations
 
-from clearing.governance.changes import CancelUpgrade, ScheduleUpgrade
 from clearing.governance.draft import Draft
 from clearing.governance.errors import NoSuchUpgrade, UpgradeAlreadyDone, UpgradeHeightPassed
+from clearing.governance_changes import CancelUpgrade, ScheduleUpgrade
 from clearing.state import ClearingState
 
 

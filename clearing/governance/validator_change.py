@@ -14,15 +14,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from clearing.genesis import Validator
-from clearing.governance.changes import (
+from clearing.governance.draft import Draft
+from clearing.governance_changes import (
     AddValidator,
     RemoveValidator,
     RotateValidatorKeys,
     SetValidatorPower,
     UnjailValidator,
 )
-from clearing.governance.draft import Draft
-from clearing.governance.validator_errors import (
+from clearing.state import ClearingState
+from clearing.validator_errors import (
     EvidenceStillFresh,
     InvalidValidator,
     NoValidatorChange,
@@ -31,7 +32,6 @@ from clearing.governance.validator_errors import (
     ValidatorListed,
     ValidatorNotJailed,
 )
-from clearing.state import ClearingState
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS, MAX_TOTAL_POWER
 
 

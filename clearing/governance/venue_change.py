@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from clearing.errors import UnknownVenue
-from clearing.governance.changes import AddVenue, RemoveVenue
 from clearing.governance.draft import Draft
 from clearing.governance.errors import VenueListed
+from clearing.governance_changes import AddVenue, RemoveVenue
 from clearing.state import ClearingState
 
 

@@ -17,7 +17,7 @@ from clearing.governance.errors import (
     UnknownProposal,
     VotingClosed,
 )
-from clearing.governance.proposal import Ballot, GovernanceProposal, ProposalStatus, VoteChoice
+from clearing.governance_proposal import Ballot, GovernanceProposal, ProposalStatus, VoteChoice
 from clearing.state import ClearingState
 from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Choice, Declared, EdSignature, Int, PublicKey, Uint, declare_record

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from clearing.governance.change_form import to_plain
-from clearing.governance.proposal import GovernanceProposal, ProposalStatus
 from clearing.governance.tally import compute_tally
+from clearing.governance_proposal import GovernanceProposal, ProposalStatus
 from clearing.state import ClearingState
 
 

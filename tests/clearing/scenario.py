@@ -6,10 +6,10 @@ must be identical (no dict/set order, clock or randomness leaks into state)."""
 
 from __future__ import annotations
 
-from clearing.governance.changes import SetInstrumentStatus
-from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import SetInstrumentStatus
+from clearing.governance_proposal import VoteChoice
 from clearing.instruments import InstrumentStatus
 from clearing.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key

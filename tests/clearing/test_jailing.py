@@ -4,8 +4,8 @@ unjails it."""
 from __future__ import annotations
 
 from clearing.context import Equivocation
-from clearing.governance.changes import SetValidatorPower, UnjailValidator
-from clearing.governance.proposal import ProposalStatus
+from clearing.governance_changes import SetValidatorPower, UnjailValidator
+from clearing.governance_proposal import ProposalStatus
 from clearing.root import compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Jailing

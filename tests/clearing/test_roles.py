@@ -10,7 +10,6 @@ import pytest
 from clearing.clients import decode_role_fields, get_role_fields
 from clearing.errors import GenesisError
 from clearing.genesis import parse_genesis
-from clearing.governance.changes import AdmitClearingMember, RemoveClearingMember
 from clearing.governance.errors import (
     ClearingMemberAdmitted,
     ClearingMemberHasClients,
@@ -18,6 +17,7 @@ from clearing.governance.errors import (
     NotAClearingMember,
 )
 from clearing.governance.rules import build_draft
+from clearing.governance_changes import AdmitClearingMember, RemoveClearingMember
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 
 from clearing.block import process_block
-from clearing.governance.changes import CancelUpgrade, ScheduleUpgrade
 from clearing.governance.errors import UpgradeAlreadyDone
-from clearing.governance.proposal import ProposalStatus
 from clearing.governance.rules import build_draft
+from clearing.governance_changes import CancelUpgrade, ScheduleUpgrade
+from clearing.governance_proposal import ProposalStatus
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState

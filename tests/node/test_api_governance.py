@@ -8,10 +8,10 @@ from dataclasses import replace
 import httpx
 
 from clearing.genesis import Venue
-from clearing.governance.changes import AddVenue, SetInstrumentStatus
-from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import AddVenue, SetInstrumentStatus
+from clearing.governance_proposal import VoteChoice
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx
 from node.api.tiers import PUBLIC

@@ -12,8 +12,8 @@ import pytest
 
 from clearing.context import Equivocation
 from clearing.governance.change_form import FIELD_NAMES, from_plain, to_plain
-from clearing.governance.changes import CHANGE_TYPES
 from clearing.governance.rules import build_draft
+from clearing.governance_changes import CHANGE_TYPES
 from clearing.upgrade_plan import UpgradePlan
 from devnet.sandbox import Sandbox
 from node.change_file import ChangeFileError, load_change_file

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from clearing.genesis import Venue
-from clearing.governance.changes import AddVenue, RemoveVenue
-from clearing.governance.proposal import VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import AddVenue, RemoveVenue
+from clearing.governance_proposal import VoteChoice
 from devnet.sandbox import Sandbox
 from node.cli import main
 from tests.node.apiserver import serve_app_in_thread

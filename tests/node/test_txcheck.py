@@ -25,7 +25,6 @@ from clearing.errors import (
     WithdrawalNotExpired,
 )
 from clearing.genesis import Venue
-from clearing.governance.changes import AddVenue, RemoveVenue
 from clearing.governance.errors import (
     DelayTooShort,
     DuplicateProposal,
@@ -35,7 +34,8 @@ from clearing.governance.errors import (
     VenueListed,
     VotingClosed,
 )
-from clearing.governance.proposal import VoteChoice
+from clearing.governance_changes import AddVenue, RemoveVenue
+from clearing.governance_proposal import VoteChoice
 from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.report_commitment import REPORT_DOMAIN, ReportAlreadyCommitted, ReportCommitment
 from clearing.trade import Trade, sign_trade_batch

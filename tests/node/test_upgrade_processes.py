@@ -41,10 +41,10 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.collateral import CollateralCredit
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.governance.changes import ScheduleUpgrade, make_risk_change
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import ScheduleUpgrade, make_risk_change
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from clearing.member_requests import ACCOUNT_PROOF_FIELDS
 from clearing.risk.engine import get_account_initial_margin
 from clearing.state import get_account_equity, get_sub_account_for_write

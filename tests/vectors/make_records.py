@@ -29,7 +29,9 @@ from clearing.block import TxResult
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.events import Event
 from clearing.genesis import ExternalBridge, Validator, Venue
-from clearing.governance.changes import (
+from clearing.governance.submit import GovProposal
+from clearing.governance.vote import GovVote
+from clearing.governance_changes import (
     AddExternalBridge,
     AddListingTemplate,
     AddValidator,
@@ -56,9 +58,7 @@ from clearing.governance.changes import (
     UnjailValidator,
     decode_change,
 )
-from clearing.governance.proposal import VoteChoice
-from clearing.governance.submit import GovProposal
-from clearing.governance.vote import GovVote
+from clearing.governance_proposal import VoteChoice
 from clearing.instruments import InstrumentStatus
 from clearing.oracle import PriceObservation, PriceUpdate
 from clearing.published_ledger import ReserveTotal

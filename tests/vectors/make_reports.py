@@ -26,8 +26,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.default.house import HOUSE
 from clearing.genesis import compute_genesis_hash, parse_genesis
-from clearing.governance.changes import SetCollateralHaircut, make_risk_change
 from clearing.governance.configuration import apply_configuration, encode_configuration
+from clearing.governance_changes import SetCollateralHaircut, make_risk_change
 from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form

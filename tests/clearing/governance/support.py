@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from clearing.block import BlockResult
-from clearing.governance.changes import Change, ListInstrument, make_listing
 from clearing.governance.configuration import get_configuration_fields
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote
+from clearing.governance_changes import Change, ListInstrument, make_listing
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc, only_result, snapshot
 

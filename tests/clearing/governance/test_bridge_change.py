@@ -6,7 +6,7 @@ import pytest
 
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_genesis
-from clearing.governance.changes import AddExternalBridge, RemoveExternalBridge
+from clearing.governance_changes import AddExternalBridge, RemoveExternalBridge
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from tests.clearing.governance.support import (

@@ -10,11 +10,11 @@ import pytest
 
 from clearing.errors import GenesisError
 from clearing.genesis import Genesis, parse_genesis
-from clearing.governance.changes import make_risk_change
 from clearing.governance.configuration import (
     apply_configuration,
     encode_configuration,
 )
+from clearing.governance_changes import make_risk_change
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state

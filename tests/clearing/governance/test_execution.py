@@ -5,15 +5,15 @@ from __future__ import annotations
 from clearing.block import BlockResult
 from clearing.events import EventValue
 from clearing.genesis import Venue
-from clearing.governance.changes import (
+from clearing.governance.rules import CHANGE_RULES
+from clearing.governance_changes import (
     CHANGE_TYPES,
     AddVenue,
     RemoveVenue,
     SetInstrumentStatus,
     make_risk_change,
 )
-from clearing.governance.proposal import ProposalStatus, VoteChoice
-from clearing.governance.rules import CHANGE_RULES
+from clearing.governance_proposal import ProposalStatus, VoteChoice
 from clearing.instruments import InstrumentStatus
 from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root_from_scratch

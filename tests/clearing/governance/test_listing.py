@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from clearing.governance.changes import make_listing
-from clearing.governance.proposal import ProposalStatus
+from clearing.governance_changes import make_listing
+from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk
 from clearing.root import compute_state_root_from_scratch
 from tests.clearing.governance.support import (

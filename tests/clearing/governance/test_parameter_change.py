@@ -4,7 +4,7 @@ their height, are refused as the genesis refuses them, and restore from a snapsh
 
 from __future__ import annotations
 
-from clearing.governance.changes import (
+from clearing.governance_changes import (
     Change,
     SetCollateralHaircut,
     SetDefaultFund,
@@ -12,7 +12,7 @@ from clearing.governance.changes import (
     SetFeeSplit,
     SetFunding,
 )
-from clearing.governance.proposal import ProposalStatus
+from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk, get_risk_setup
 from clearing.root import compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.block import BlockResult
-from clearing.governance.changes import make_risk_change
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import make_risk_change
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from clearing.risk.engine import get_member_risk
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx_kind import TxRecord

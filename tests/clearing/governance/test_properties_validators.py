@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.context import Equivocation
-from clearing.governance.changes import Change, RemoveValidator, SetValidatorPower
-from clearing.governance.proposal import VoteChoice
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import Change, RemoveValidator, SetValidatorPower
+from clearing.governance_proposal import VoteChoice
 from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx_kind import TxRecord
 from devnet.sandbox import Sandbox

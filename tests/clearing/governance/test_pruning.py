@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from clearing.block import BlockResult
-from clearing.governance.changes import Change, SetFee, make_listing
 from clearing.governance.configuration import apply_configuration, encode_configuration
-from clearing.governance.proposal import ProposalStatus
+from clearing.governance_changes import Change, SetFee, make_listing
+from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
 from clearing.root import compute_state_root, compute_state_root_from_scratch
 from clearing.snapshot import decode_snapshot, encode_snapshot

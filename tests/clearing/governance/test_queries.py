@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from clearing.genesis import Venue
-from clearing.governance.changes import AddVenue
-from clearing.governance.proposal import VoteChoice
 from clearing.governance.queries import get_proposal, list_proposals
+from clearing.governance_changes import AddVenue
+from clearing.governance_proposal import VoteChoice
 from tests.clearing.governance.support import (
     ballots,
     gov_sandbox,

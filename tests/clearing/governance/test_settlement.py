@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clearing.governance.changes import SetInstrumentStatus, SettlePerpetual
+from clearing.governance_changes import SetInstrumentStatus, SettlePerpetual
 from clearing.instruments import InstrumentStatus
 from tests.clearing.governance.support import (
     assert_refused,

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from clearing.genesis import Venue
-from clearing.governance.changes import (
+from clearing.governance.submit import (
+    MAX_CHANGES,
+    MAX_OPEN_PROPOSALS,
+    GovProposal,
+    sign_proposal,
+)
+from clearing.governance.vote import GovVote
+from clearing.governance_changes import (
     AddVenue,
     Change,
     RemoveVenue,
@@ -19,13 +26,6 @@ from clearing.governance.changes import (
     make_listing,
     make_risk_change,
 )
-from clearing.governance.submit import (
-    MAX_CHANGES,
-    MAX_OPEN_PROPOSALS,
-    GovProposal,
-    sign_proposal,
-)
-from clearing.governance.vote import GovVote
 from clearing.instruments import InstrumentStatus
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key

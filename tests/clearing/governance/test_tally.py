@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from clearing.genesis import Validator
-from clearing.governance.proposal import Ballot, GovernanceProposal, VoteChoice
 from clearing.governance.tally import compute_tally
+from clearing.governance_proposal import Ballot, GovernanceProposal, VoteChoice
 
 VALIDATORS = {bytes([n]) * 32: Validator(f"v{n}", bytes([n]) * 32, 10, bytes(20)) for n in range(3)}
 

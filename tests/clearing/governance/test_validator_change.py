@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.governance.changes import (
+from clearing.governance_changes import (
     Change,
     RemoveValidator,
     RotateValidatorKeys,
@@ -17,7 +17,7 @@ from clearing.governance.changes import (
     UnjailValidator,
     decode_change,
 )
-from clearing.governance.proposal import ProposalStatus
+from clearing.governance_proposal import ProposalStatus
 from clearing.instruments import InstrumentStatus
 from clearing.validator_set import get_active_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key

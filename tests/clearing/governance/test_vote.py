@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from clearing.governance.proposal import Ballot, GovernanceProposal, VoteChoice
 from clearing.governance.vote import GovVote, sign_vote
+from clearing.governance_proposal import Ballot, GovernanceProposal, VoteChoice
 from clearing.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 
 from clearing.genesis import Validator
-from clearing.governance.changes import AddValidator
+from clearing.governance_changes import AddValidator
 from clearing.validator_set import get_active_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox

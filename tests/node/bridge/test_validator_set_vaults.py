@@ -40,15 +40,15 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token, withdraw
 from bridge.withdrawal_relay import parse_relay_json
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.governance.changes import (
+from clearing.governance.submit import sign_proposal
+from clearing.governance.vote import sign_vote
+from clearing.governance_changes import (
     AddValidator,
     ListInstrument,
     RemoveValidator,
     SetCollateralHaircut,
 )
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
-from clearing.governance.submit import sign_proposal
-from clearing.governance.vote import sign_vote
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from clearing.trade import Trade, sign_trade_batch
 from clearing.tx import encode_tx
 from clearing.withdrawal import WithdrawalPaid

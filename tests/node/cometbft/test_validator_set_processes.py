@@ -17,10 +17,10 @@ import httpx
 import pytest
 
 from clearing.genesis import Validator
-from clearing.governance.changes import AddValidator, RemoveValidator
-from clearing.governance.proposal import GovernanceProposal, VoteChoice
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
+from clearing.governance_changes import AddValidator, RemoveValidator
+from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from clearing.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import (

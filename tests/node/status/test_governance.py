@@ -4,7 +4,7 @@ and recent outcomes, from a real clearing state."""
 from __future__ import annotations
 
 from clearing.genesis import Venue
-from clearing.governance.changes import AddVenue, SetInstrumentStatus
+from clearing.governance_changes import AddVenue, SetInstrumentStatus
 from clearing.instruments import InstrumentStatus
 from node.api.txs import get_event_view
 from node.status.governance import get_failures, get_governance

@@ -17,7 +17,7 @@ const CONFIGURATION_KEYS = [
   "collateral_haircuts", "external_bridges", "instruments", "insurance_fund_bps", "listing_templates", "risk", "venues",
 ];
 const BPS = 10_000n;
-const MAX_DOCUMENT_DEPTH = 16; // clearing/governance/documents.py: checked before parsing,
+const MAX_DOCUMENT_DEPTH = 16; // clearing/governance_documents.py: checked before parsing,
 // so that the parser's recursion never meets a stack limit
 
 /** The deepest nesting of arrays and objects in JSON `text` (brackets inside strings do not count). */

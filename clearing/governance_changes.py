@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, TypeVar
 
-from clearing.errors import GenesisError
+from clearing.errors import GenesisError, InvalidInstrument, InvalidTemplate
 from clearing.genesis import ExternalBridge, Validator, Venue
-from clearing.governance.documents import decode_document, encode_document, expect_document_text
-from clearing.governance.errors import InvalidInstrument, InvalidTemplate
+from clearing.governance_documents import decode_document, encode_document, expect_document_text
 from clearing.instrument_docs import parse_instrument, parse_listing_template
 from clearing.instruments import Instrument, InstrumentStatus
 from clearing.listing_template import ListingTemplate

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from clearing.attestation import compute_signing_bytes
-from clearing.governance.changes import Change, decode_change
+from clearing.governance_changes import Change, decode_change
 from records.codec import DecodeError, expect_bytes, expect_enum, expect_int, expect_list
 
 PROPOSAL_DOMAIN = "gov-proposal"
