@@ -28,10 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from clearing.block import BlockResult, TxResult
 from clearing.events import make_event
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.block import BlockResult, TxResult
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.member_history import PAGE_EVENTS
 from node.history.indexer import get_block_history

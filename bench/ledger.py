@@ -37,12 +37,12 @@ from bench._profile import profiled
 from clearing.context import BlockContext
 from clearing.default.margin_call import process_margin_calls
 from clearing.default.steps import process_liquidation_step
-from clearing.funding import process_funding
 from clearing.genesis import parse_genesis
 from clearing.risk.engine import get_account_initial_margin
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState, Member, Position, SubAccount, initialize_state
-from clearing.trade import (
+from clearing.transition.funding import process_funding
+from clearing.transition.trade import (
     Trade,
     TradeBatch,
     process_verified_trade_batch,

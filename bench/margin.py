@@ -3,7 +3,7 @@
 ``remargin_s``: IM and the below-maintenance flag of 100,000 sub-accounts holding
 8 positions each over 50 instruments and 64 scenarios (best of ``--repeat``).
 ``trade_check_us``: the production pre-trade check
-(``clearing.trade.check_pre_trade_margin``, which reads the sub-account's kept
+(``clearing.transition.trade.check_pre_trade_margin``, which reads the sub-account's kept
 scenario losses from the kept risk cache, updates them by ``-dq * v``, takes
 the max and compares) for one side of a trade, mean over ``--trades`` trades in
 the instruments of a sub-account holding ``--positions`` positions. The state
@@ -32,7 +32,12 @@ from clearing.risk.errors import InsufficientMargin
 from clearing.risk.margin import compute_scenario_losses
 from clearing.risk.vector import compute_batch_margins, compute_losses_reference
 from clearing.state import ClearingState, Member, Position, SubAccount, initialize_state
-from clearing.trade import SideFill, check_pre_trade_margin, start_batch_clearing, write_side
+from clearing.transition.trade import (
+    SideFill,
+    check_pre_trade_margin,
+    start_batch_clearing,
+    write_side,
+)
 
 
 def run(argv: list[str]) -> dict[str, object]:

@@ -86,8 +86,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench._profile import TOP, fold_perf_script, render_stacks
 from clearing.genesis import ENGINES
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms

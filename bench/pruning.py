@@ -19,7 +19,7 @@ import json
 from typing import Any
 
 from clearing.governance.configuration import encode_configuration
-from clearing.snapshot import encode_snapshot
+from clearing.transition.snapshot import encode_snapshot
 from configs import EXAMPLE_GENESIS
 from devnet.sandbox import Sandbox
 

@@ -12,13 +12,13 @@ from functools import partial
 from typing import Any
 
 from bench import time_per_call_us
-from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
-from clearing.transfer import Transfer
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.client_requests import AcceptClientAccount, OfferClientAccount
+from clearing.transition.transfer import Transfer
+from clearing.transition.tx import decode_tx, encode_tx
+from clearing.transition.withdrawal import Withdrawal
 from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
 from clearnode.client.sandbox_keys import derive_member_key
 
 CHAIN_ID = 31337

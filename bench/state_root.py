@@ -15,7 +15,7 @@ import statistics
 import time
 
 from bench.ledger import build_state
-from clearing.root import compute_state_root
+from clearing.transition.root import compute_state_root
 
 
 def run(argv: list[str]) -> dict[str, object]:

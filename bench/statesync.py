@@ -50,10 +50,10 @@ import trio
 from bench.ledger import build_batches, build_state, count_open_positions
 from clearing.context import BlockContext
 from clearing.genesis import Genesis
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
-from clearing.trade import process_verified_trade_batch
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.trade import process_verified_trade_batch
 from consensus.types import Block
 from lightclient.anchor import Trust, get_consensus_chain_id
 from node.clearing_app import ClearingApp

@@ -24,9 +24,9 @@ from clearing.collateral import MAX_SUB_ACCOUNT, CollateralCredit, CollateralObs
 from clearing.governance.submit import GovProposal
 from clearing.governance_changes import SetCollateralHaircut, SetFunding, decode_change
 from clearing.oracle import PriceObservation, PriceUpdate
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.tx import TX_VERSION, decode_tx, encode_tx
-from clearing.withdrawal import PayoutObservation, WithdrawalPaid
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transition.tx import TX_VERSION, decode_tx, encode_tx
+from clearing.transition.withdrawal import PayoutObservation, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from consensus.types import Block, Proposal, Vote, compute_txs_hash
 from lightclient.commit import CommitCertificate, CommitSig, VoteType

@@ -18,7 +18,7 @@ from typing import Any
 
 from bridge.deposits import DepositEvent
 from bridge.wire import FORMAT_VERSION, Versioned
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation
 from records.declared import declare_record
 
 OUTBOX_TABLE = """

@@ -15,7 +15,7 @@ from eth_utils.crypto import keccak
 
 from bridge.cursor import CursorStore
 from clearing.attestation import Attestation, sign_attestation
-from clearing.withdrawal import PAID_DOMAIN, PayoutObservation
+from clearing.transition.withdrawal import PAID_DOMAIN, PayoutObservation
 from records.codec import DecodeError
 
 WITHDRAWN_TOPIC_HEX = "0x" + keccak(text="Withdrawn(uint256,address,address,uint256,address)").hex()

@@ -37,7 +37,7 @@ from bridge.chain import Chain, ChainIdMismatch, RpcError, connect
 from bridge.cursor import CursorStore
 from bridge.deposits import DEPOSITED_TOPIC_HEX, DepositEvent, decode_deposit_log
 from bridge.payouts import WITHDRAWN_TOPIC_HEX, decode_withdrawn_log
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

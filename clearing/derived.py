@@ -4,7 +4,7 @@ The state is plain data; what is computed from it (the Merkle tree under the roo
 risk arrays and margin figures, the configuration's encodings) is kept in its
 ``derived`` holder under a ``DerivedKey`` that the computing module declares beside the
 type it keeps, and that module alone writes it, through its accessor (the root's cache
-in clearing/root.py, ``get_risk_derived`` and ``get_risk_cache`` in
+in clearing/transition/root.py, ``get_risk_derived`` and ``get_risk_cache`` in
 clearing/risk/engine.py, ``get_configuration_encoding`` in
 clearing/governance/configuration.py). Each entry carries what it was built from and is
 rebuilt when that changes, so what is kept never changes a result, only how soon it comes;

@@ -184,8 +184,8 @@ class IssuedInFuture(InvalidTransaction):
     time ``block_time_ms``: a clock ahead of the network's, or bytes signed for later. Not
     final: the same bytes may apply at a block time from ``applies_from_ms`` to their
     ``expires_ms``, unless what they would spend is spent first (a member request's nonce,
-    a batch's trade ids), which a block's refusal does (member_authorisation.py, trade.py).
-    The message says so, and how to supersede them."""
+    a batch's trade ids), which a block's refusal does (member_authorisation.py,
+    transition/trade.py). The message says so, and how to supersede them."""
 
     what: str
     issued_at_ms: int

@@ -164,7 +164,7 @@ class Genesis:
     risk: Mapping[str, Any]  # validated as a JSON object; clearing/risk/params.py parses it
     trade_id_window: int = DEFAULT_TRADE_ID_WINDOW  # optional; clearing/replay_protection.py
     fee_to_insurance_bps: int = BPS_DENOMINATOR  # share of clearing fees; the rest: fee pool
-    withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional key; see clearing/withdrawal.py
+    withdrawal_ttl_s: int = DEFAULT_WITHDRAWAL_TTL_S  # optional; clearing/transition/withdrawal.py
     governance: GovernanceParams = GovernanceParams()
     vaults: tuple[Vault, ...] = ()
     """The vault contract holding the collateral on each chain (optional): what

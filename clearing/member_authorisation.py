@@ -2,7 +2,7 @@
 limit, issued by the block's time and not past its expiry, its nonce unused, its EIP-712
 signature the member's for this chain.
 
-Every member-signed transaction (a `SignedRequest`: `clearing.member_requests`) checks
+Every member-signed transaction (a `SignedRequest`: `clearing.transition.member_requests`) checks
 all of these before it changes anything, and spends its nonce with its change; the
 mempool's admission runs the same checks (`check_member_request`, at the next block's
 time as the node sees it) so a request that cannot apply is refused before it is

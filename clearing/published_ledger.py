@@ -2,9 +2,9 @@
 defaults (each defaulted sub-account and what each waterfall layer paid), the
 insurance fund (which a report adds to the clearing house's own cash), per
 (chain, token), what the ledger says that chain's vault holds, and the cash of every
-account a report covers (clearing/reported_accounts.py), summed.
+account a report covers (clearing/transition/reported_accounts.py), summed.
 
-The state root commits to these bytes as a leaf of their own (clearing/root.py), so a
+The state root commits to these bytes as a leaf of their own (clearing/transition/root.py), so a
 verifier checks the defaults a report lists are the chain's, recomputes the clearing
 house's inputs from its account and this fund, and checks each vault on chain holds
 what the ledger says (proofs/reserves.py), instead of taking the quorum's word for
@@ -106,7 +106,7 @@ def get_published_ledger(
     state: ClearingState, collateral: Mapping[CollateralKey, int], reported_cash: int
 ) -> PublishedLedger:
     """`collateral`: every account's quanta per (chain, token), `reported_cash`: the cash
-    of every account a report covers (``clearing.reported_accounts.get_reported_cash``).
+    of every account a report covers (``clearing.transition.reported_accounts.get_reported_cash``).
     The root takes the collateral from what the state keeps
     (``clearing.collateral.get_credited_quanta``) and keeps the cash up to date with the
     dirty members; from scratch, both are counted over every account."""

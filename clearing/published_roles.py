@@ -2,7 +2,7 @@
 client account, its clearing member and segregation model.
 
 Not its backup, its close-out height or pending offers: those stay with the validators.
-The state root commits to these bytes as a leaf of their own (clearing/root.py), so a
+The state root commits to these bytes as a leaf of their own (clearing/transition/root.py), so a
 verifier checks them under a report's root and shows, per clearing member, that its
 house and its clients' accounts are proven as their model requires, without any
 client's positions (proofs/clearing_members.py). Who clears through whom is public

@@ -26,7 +26,7 @@ Request times: every signed request (a member's, and a venue's trade batch) carr
 time its signer made it, ``issued_at_ms``, and the last block time it may be applied at,
 ``expires_ms``, both signed (``check_request_times``, the one rule for clearing and
 mempool admission, which judges by the next block's time as the node sees it:
-clearing/admission.py). In order:
+clearing/transition/admission.py). In order:
 
 1. its signed lifetime ``expires_ms - issued_at_ms`` is at most genesis
    ``max_request_lifetime_ms`` (``ExpiryTooFar``) and not negative
@@ -42,7 +42,7 @@ clearing/admission.py). In order:
    then, saying from when those bytes may apply and how to supersede them).
 
 A request a block refused spends its nonce or trade ids all the same unless no later
-block could apply it anyway (member_authorisation.py, trade.py), so the only signed bytes
+block could apply it anyway (member_authorisation.py, transition/trade.py), so the only signed bytes
 that can still apply are those no block has seen, and they die at their expiry: a request
 signed today cannot clear next week, when the member can pay for it.
 """
@@ -157,7 +157,7 @@ def check_trade_id(
     windows: dict[str, TradeIdWindow], size: int, venue_id: str, trade_id: int
 ) -> None:
     """Raise ``StaleTradeId`` below the venue's window, ``DuplicateTrade`` if cleared;
-    the one rule for clearing and mempool admission (both in trade.py)."""
+    the one rule for clearing and mempool admission (both in transition/trade.py)."""
     window = windows.get(venue_id)
     if window is None or trade_id > window.high:
         return

@@ -320,7 +320,7 @@ class ClearingState:
     validator_sets: dict[int, tuple[Validator, ...]] = field(default_factory=dict)
     clearing_members: set[MemberAddress] = field(default_factory=set)  # admitted (roles.py)
     clients: dict[MemberAddress, ClientAccount] = field(default_factory=dict)  # by client
-    # (client, clearing member) -> the terms the member offered it (client_requests.py)
+    # (client, clearing member) -> the terms the member offered it (transition/client_requests.py)
     client_offers: dict[tuple[MemberAddress, MemberAddress], ClientAccount] = field(
         default_factory=dict
     )

@@ -1,10 +1,11 @@
 """A transaction kind, declared once beside its record: how a node admits it to its
 mempool, how a block applies it, what a block's refusal spends, and who submits it.
 
-Each kind's module declares it (`TRADE_BATCH` in trade.py, `TRANSFER` in transfer.py);
-`clearing.tx.KINDS` lists them all, and the rest is derived from that list: the
-envelope's kinds (`decode_tx`), the block's dispatch (`clearing.block`), admission
-(`clearing.admission`) and which API route takes which kind (`kinds_submitted_by`).
+Each kind's module declares it (`TRADE_BATCH` in transition/trade.py, `TRANSFER` in
+transition/transfer.py); `clearing.transition.tx.KINDS` lists them all, and the rest is
+derived from that list: the envelope's kinds (`decode_tx`), the block's dispatch
+(`clearing.transition.block`), admission (`clearing.transition.admission`) and which API
+route takes which kind (`kinds_submitted_by`).
 Adding a kind is its record, its `admit` and `process`, and a line in `KINDS`.
 """
 
@@ -22,7 +23,7 @@ from clearing.state import ClearingState
 
 class TxRecord(Protocol):
     KIND: ClassVar[int]
-    """Its number in the envelope `[version, kind, *fields]` (clearing/tx.py)."""
+    """Its number in the envelope `[version, kind, *fields]` (clearing/transition/tx.py)."""
 
     def to_fields(self) -> list[object]: ...
 

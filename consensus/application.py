@@ -3,7 +3,7 @@
 
 Consensus orders opaque transactions; the application decides what they mean. Whether
 a transaction may wait in a mempool is not consensus's question: the mempool's owner
-checks it (the node's admission, `clearing/admission.py`), and the block checks it again.
+checks it (the node's admission, `clearing/transition/admission.py`), and the block checks it again.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.tx import get_tx_kind
+from clearing.transition.tx import get_tx_kind
 from devnet.privacy import (
     PUBLIC_TX_KINDS,
     TIMEOUT_S,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from clearing.block import BlockResult
 from clearing.collateral import count_vault_quanta
 from clearing.state import ClearingState
+from clearing.transition.block import BlockResult
 
 if TYPE_CHECKING:
     from devnet.chains import DevChain

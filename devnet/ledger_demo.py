@@ -15,7 +15,7 @@ from typing import Any
 
 from clearing.errors import GenesisError
 from clearing.events import Event
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from configs import EXAMPLE_GENESIS

@@ -8,7 +8,7 @@ import random
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from clearing.trade import Trade
+from clearing.transition.trade import Trade
 from clearnode.client import Member as MemberKey
 
 BTC_PERP, ETH_PERP, BTC_FUT, BTC_CALL = "BTC-PERP", "ETH-PERP", "BTC-26DEC26", "BTC-26DEC26-65000-C"

@@ -31,7 +31,9 @@ import httpx
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import (
+from clearing.risk.engine import get_member_risk
+from clearing.state import ClearingState
+from clearing.transition.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
@@ -39,9 +41,7 @@ from clearing.member_requests import (
     OPENINGS_QUERY,
     OPENINGS_QUERY_FIELDS,
 )
-from clearing.risk.engine import get_member_risk
-from clearing.state import ClearingState
-from clearing.tx import get_tx_kind
+from clearing.transition.tx import get_tx_kind
 from clearnode.client import Member
 from consensus.compact import compute_tx_hash
 from devnet.network import STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS
 from clearing.genesis import parse_genesis
 from clearing.state import ClearingState
+from clearing.transition.block import BlockResult
 from devnet import default_management
 from devnet.clients import PORTING_KINDS, describe_porting
 from devnet.conservation import Ledger

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, sign_attestation
-from clearing.block import BlockContext, BlockResult, process_block
 from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
 from clearing.context import Equivocation
 from clearing.eip712 import sign_typed
@@ -22,16 +21,17 @@ from clearing.genesis import Genesis, parse_genesis
 from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.request_schema import SignedRequest
 from clearing.state import ClearingState, initialize_state
-from clearing.transfer import Transfer
-from clearing.tx import encode_tx
-from clearing.tx_kind import TxRecord
-from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import (
+from clearing.transition.block import BlockContext, BlockResult, process_block
+from clearing.transition.transfer import Transfer
+from clearing.transition.tx import encode_tx
+from clearing.transition.withdrawal import (
     PAID_DOMAIN,
     PayoutObservation,
     Withdrawal,
     WithdrawalPaid,
 )
+from clearing.tx_kind import TxRecord
+from clearing.venues import AuthoriseVenue
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation, WithdrawalExpired
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key
 

@@ -19,7 +19,7 @@ import trio
 from clearing.default.house import HOUSE
 from clearing.risk.engine import get_quantities, get_risk_setup
 from clearing.state import ClearingState
-from clearing.trade import Trade
+from clearing.transition.trade import Trade
 from clearnode.client import ClientError, MemberRequest
 from devnet.chains import deposit
 from devnet.cometbft_privacy import check_cometbft_privacy

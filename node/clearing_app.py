@@ -12,13 +12,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from clearing.block import BlockContext, BlockResult, process_block
 from clearing.context import Equivocation
 from clearing.genesis import Genesis
 from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_PROPOSER_TXS_BYTES, MAX_TX_BYTES
 from clearing.release import MIGRATIONS
-from clearing.root import compute_state_root
 from clearing.state import ClearingState, initialize_state
+from clearing.transition.block import BlockContext, BlockResult, process_block
+from clearing.transition.root import compute_state_root
 from clearing.upgrade import check_release
 from consensus.types import Block, Voter
 from node.decoded_txs import decode_once

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from clearing.tx import Transaction, decode_tx
+from clearing.transition.tx import Transaction, decode_tx
 
 KEPT_BYTES = 4 * 1024 * 1024
 """About 260 batches of 250 trades (16 KiB each, some 72 KiB decoded): a few blocks'

@@ -14,9 +14,9 @@ import logging
 
 from clearing.errors import ClearingError
 from clearing.release import MIGRATIONS
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot
 from clearing.state import ClearingState
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import decode_snapshot
 from clearing.upgrade import is_release_start
 from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 
 import trio
 
-from clearing.block import BlockResult
 from clearing.events import Event
 from clearing.genesis import Genesis
-from clearing.snapshot import encode_snapshot
 from clearing.state import ClearingState
+from clearing.transition.block import BlockResult
+from clearing.transition.snapshot import encode_snapshot
 from clearing.upgrade import get_due_plan
 from node.allowed_peers import (
     AllowedPeers,

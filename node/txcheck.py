@@ -1,12 +1,13 @@
 """The mempool's check of clearing transactions: decoded (once: node/decoded_txs.py),
-then admitted by their kind against the node's committed state (clearing/admission.py)."""
+then admitted by their kind against the node's committed state
+(clearing/transition/admission.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from clearing.admission import admit_transaction
 from clearing.state import ClearingState
+from clearing.transition.admission import admit_transaction
 from clearing.tx_kind import Admission
 from node.decoded_txs import decode_once
 from node.mempool import CheckFn

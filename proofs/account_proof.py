@@ -4,7 +4,7 @@ header of the public tier or from a validator-signed solvency report.
 
 The file is JSON {chainId, member, height, stateRoot, account, proof} (hex with 0x). It
 verifies when its height and root are the expected ones and the account bytes, hashed
-up the Merkle path with the globals hash, give that root (`clearing.root`).
+up the Merkle path with the globals hash, give that root (`clearing.transition.root`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from clearing.root import AccountProof, verify_account_proof
-from clearing.snapshot import decode_member
 from clearing.state import Member
+from clearing.transition.root import AccountProof, verify_account_proof
+from clearing.transition.snapshot import decode_member
 from proofs.errors import ProofsError
 from records.codec import DecodeError
 

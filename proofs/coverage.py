@@ -4,7 +4,7 @@ Every proof of a report can verify while the report leaves out an account: an in
 member holding only cash, an insolvent member together with the counterparty whose
 position offsets it (the book stays flat), the last account of the tree, one opened in
 the epoch's last block. So the state root commits to the list of accounts a report must
-cover (``clearing.reported_accounts``) and, in the published ledger, to their cash; the
+cover (``clearing.transition.reported_accounts``) and, in the published ledger, to their cash; the
 market proof carries both. A verifier holding the report and the anchored root alone
 checks that the report proves or lists in default exactly the listed accounts, naming
 each one missing or not listed, and that the cash its accounts hold (the cash
@@ -23,8 +23,8 @@ members to check.
 from __future__ import annotations
 
 from clearing.published_ledger import PublishedLedger
-from clearing.reported_accounts import AccountKey, ReportedAccounts
 from clearing.risk.solvency import CASH_LABEL
+from clearing.transition.reported_accounts import AccountKey, ReportedAccounts
 from proofs.checks import Verdict
 from proofs.report import Report, describe_account
 from records.codec import DecodeError

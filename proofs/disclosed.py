@@ -15,8 +15,8 @@ from clearing.default.house import HOUSE
 from clearing.merkle import compute_root_from_proof, hash_leaf
 from clearing.published_ledger import PublishedLedger
 from clearing.risk.solvency import get_labelled_holdings
-from clearing.snapshot import decode_member
 from clearing.state import Member
+from clearing.transition.snapshot import decode_member
 from proofs.checks import Verdict, describe_default
 from proofs.member_account import compare_holdings
 from proofs.report import DefaultAccount, Report

@@ -16,10 +16,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import SolvencyMarket
-from clearing.root import AccountProof, MarketProof
 from clearing.state import DefaultRecord
+from clearing.transition.reported_accounts import AccountKey
+from clearing.transition.root import AccountProof, MarketProof
 from proofs.aggregate import AggregateError, compute_aggregates
 from proofs.backends import get_backend
 from proofs.checks import check_defaults
@@ -101,7 +101,7 @@ def build_report(
     listed in the clear (`in_default`) instead of proven; raises ProverError for an
     input out of range, AggregateError if the book is not flat, ReportDecodeError for
     `defaults` (the epoch's, clearing.state.DefaultRecord) that are unsorted or whose
-    layers do not add up to their deficits. `account_records` (``clearing.root.
+    layers do not add up to their deficits. `account_records` (``clearing.transition.root.
     get_account_proofs``'s) bind each account in default to the state root: the report
     carries the record of each of their owners. `market` is what the statement was computed
     from (clearing.risk.engine.compute_market_solvency_form) with the configuration in

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from clearing.reported_accounts import is_reported
 from clearing.risk.solvency import get_labelled_holdings
+from clearing.transition.reported_accounts import is_reported
 from proofs.account_proof import AccountProofError, check_account_proof
 from proofs.checks import Verdict
 from proofs.openings import MemberOpenings

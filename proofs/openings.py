@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import POSITION_PREFIX
+from clearing.transition.reported_accounts import AccountKey
 from proofs.account_proof import AccountProofError, AccountProofFile
 from proofs.checks import Verdict
 from proofs.drafting import get_blindings

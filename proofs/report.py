@@ -22,10 +22,10 @@ from typing import Any
 import msgpack
 
 from clearing.report_commitment import compute_report_signing_bytes
-from clearing.reported_accounts import AccountKey
 from clearing.risk.solvency import SolvencyMarket
-from clearing.root import MarketProof
 from clearing.state import DefaultRecord
+from clearing.transition.reported_accounts import AccountKey
+from clearing.transition.root import MarketProof
 from lightclient.anchor import (
     AnchorError,
     StateAnchor,
@@ -101,7 +101,7 @@ MAX_PROOF_STEPS = 64  # an accounts tree of 2^64 leaves
 @dataclass(frozen=True)
 class DefaultAccount:
     """The account record of an owner with a sub-account in default
-    (``clearing.root.encode_account``) and its path to the accounts root the market
+    (``clearing.transition.root.encode_account``) and its path to the accounts root the market
     proof carries: what a verifier recomputes that owner's published inputs from."""
 
     owner: bytes

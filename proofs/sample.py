@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from clearing.published_roles import PublishedRoles
-from clearing.reported_accounts import AccountKey, ReportedAccounts
 from clearing.risk.solvency import (
     COLLATERAL_PREFIX,
     SolvencyMarket,
     get_collateral_label,
     parse_collateral_label,
 )
-from clearing.root import MarketProof
+from clearing.transition.reported_accounts import AccountKey, ReportedAccounts
+from clearing.transition.root import MarketProof
 
 K_NUM, K_DEN = 3, 4  # maintenance margin = 3/4 of initial margin
 # A sample form is drawn at random, not computed from a genesis: the market it is

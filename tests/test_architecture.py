@@ -224,3 +224,26 @@ def test_circles_are_found_through_functions_but_not_type_checking(tmp_path: Pat
         ["pkg.a", "pkg.b", "pkg.c"],
         ["pkg.d", "pkg.e"],
     ]
+
+
+def get_clearing_folders(root: Path) -> dict[str, set[str]]:
+    """Each folder of clearing/ and the folders of clearing/ its modules import (for type
+    checking too): a package's own `__init__` belongs to its folder."""
+
+    def get_folder(module: str) -> str:
+        is_package = (root / module.replace(".", "/")).is_dir()
+        return module if is_package else module.rpartition(".")[0]
+
+    folders: dict[str, set[str]] = {}
+    for module, imported in get_runtime_imports(root, type_checking=True).items():
+        if module.split(".")[0] == "clearing":
+            folder = get_folder(module)
+            others = {get_folder(other) for other in imported if other.split(".")[0] == "clearing"}
+            folders.setdefault(folder, set()).update(others - {folder})
+    return folders
+
+
+def test_the_folders_of_clearing_are_layers() -> None:
+    """clearing/'s folders import each other one way only (docs/architecture.md), so a
+    reader meets every name below the folder it reads."""
+    assert find_circles(get_clearing_folders(ROOT)) == []

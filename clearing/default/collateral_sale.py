@@ -1,7 +1,7 @@
 """Selling an account's collateral for settlement cash, at its haircut value.
 
 Used where collateral must become money: a member's negative cash beyond the
-conversion threshold (clearing/negative_cash.py) and the collateral the house
+conversion threshold (clearing/transition/negative_cash.py) and the collateral the house
 seized from defaulters (clearing/default/house.py). The buyers are the
 registered backstops in their genesis order, then the members registered as
 default-auction bidders (their sub-account 0, by address), each paying from its

@@ -25,7 +25,7 @@ members it can no longer trade), and its clients are ported or closed out (EMIR 
   (every omnibus client of the member named the same backup, which accepts them all)
   or not at all.
 - A client not ported is left without a clearing member: it may withdraw, not trade,
-  until it joins another (an offer accepted, clearing/client_requests.py). Its positions
+  until it joins another (an offer accepted, clearing/transition/client_requests.py). Its positions
   are closed out at once, or, with the genesis ``porting_window_blocks``, at the end of
   that window unless it has joined a member by then (it chooses its new member itself,
   EMIR art. 48(5)-(6); meanwhile a loss of its is the clearing house's to manage: no
@@ -157,7 +157,7 @@ def detach_client(
 ) -> list[Event]:
     """No backup took the client: it is left without a clearing member, its positions
     closed out now, or at the end of the genesis ``porting_window_blocks`` unless it joins
-    another member by then (clearing/client_requests.py)."""
+    another member by then (clearing/transition/client_requests.py)."""
     window = state.genesis.porting_window_blocks
     state.clients[client] = ClientAccount(NO_MEMBER, account.model)
     if window == 0:

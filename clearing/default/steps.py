@@ -244,7 +244,7 @@ def _settle_contribution(state: ClearingState, member: bytes, required: int) -> 
     """Return any excess to sub-account 0's cash; top a shortfall up from its free equity.
 
     The requirement is recorded on the member: while its posted contribution
-    stays below it, the member may only reduce positions (see trade.py)."""
+    stays below it, the member may only reduce positions (see transition/trade.py)."""
     # a clearing member whose clients alone trade may have no account of its own yet
     record = state.members.get(member) or get_member_for_write(state, member)
     if record.default_fund_required != required:  # write (and re-hash) only what changed

@@ -215,7 +215,7 @@ def encode_configuration(config: Genesis) -> bytes:
     """The canonical bytes of ``get_configuration_doc``: JSON with sorted keys and no
     spaces (integers and strings only, as the genesis parsers read them), which a
     verifier hashes and parses as given, never re-encodes (the root encodes them once
-    per configuration: ``clearing.root.get_configuration_leaf``)."""
+    per configuration: ``clearing.transition.root.get_configuration_leaf``)."""
     return encode_document(get_configuration_doc(config)).encode()
 
 

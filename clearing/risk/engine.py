@@ -305,7 +305,7 @@ def check_pre_trade(
 
 def get_solvency_market(state: ClearingState) -> SolvencyMarket:
     """What the solvency rows read of the state now (a report carries it; the state root
-    commits to it as a leaf of its own, ``clearing.root.MarketProof``)."""
+    commits to it as a leaf of its own, ``clearing.transition.root.MarketProof``)."""
     setup = get_risk_setup(state)
     time_ms = None if setup is None else get_array_time_ms(state, setup)
     return SolvencyMarket(

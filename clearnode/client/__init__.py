@@ -13,7 +13,7 @@ rules, and its own JSON-RPC client of a chain (jsonrpc.py, transactions.py: the 
 reserves, deposits, relaying); never the node, consensus, web3, libp2p or trio.
 """
 
-from clearing.trade import Trade
+from clearing.transition.trade import Trade
 from clearnode.client.api import Client
 from clearnode.client.errors import (
     ApiError,

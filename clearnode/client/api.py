@@ -18,9 +18,9 @@ from eth_account.signers.local import LocalAccount
 from bridge.withdrawal_relay import RelayOutcome, relay_withdrawals
 from clearing.collateral import CollateralCredit
 from clearing.genesis import Genesis
-from clearing.trade import Trade, TradeBatch
-from clearing.tx import encode_tx
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.trade import Trade, TradeBatch
+from clearing.transition.tx import encode_tx
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from clearnode.client.errors import (
     CheckRefused,
@@ -471,7 +471,7 @@ class Client:
     # venues and bridges
 
     async def submit_tx(self, path: str, record: TradeBatch | BridgeEvent) -> Submitted:
-        """`POST path` of a signed record in its msgpack encoding (clearing/tx.py)."""
+        """`POST path` of a signed record in its msgpack encoding (clearing/transition/tx.py)."""
         submitted: Submitted = await self.post_json(
             path, content=encode_tx(record), headers=MSGPACK
         )

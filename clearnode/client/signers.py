@@ -1,7 +1,7 @@
 """Who signs: a member (a secp256k1 key, EIP-712 typed data) and a venue (an Ed25519 key
 over clearing's bytes), and the bodies the API reads their signatures in.
 
-Every field list comes from clearing's declarations (clearing/member_requests.py and the
+Every field list comes from clearing's declarations (clearing/transition/member_requests.py and the
 records' own `signable`), which the node parses with: what is sent is what was signed.
 """
 
@@ -14,25 +14,25 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account import Account
 
-from clearing.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import (
+from clearing.request_schema import SignedRequest
+from clearing.transition.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
+from clearing.transition.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,
     CLIENTS_QUERY_FIELDS,
     compute_openings_signable,
 )
-from clearing.request_schema import SignedRequest
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.transfer import Transfer
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transition.transfer import Transfer
+from clearing.transition.withdrawal import Withdrawal
 from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 
 MemberRequest = SignedRequest
-"""What `POST /v1/member-requests` takes: any request of clearing/member_requests.py."""
+"""What `POST /v1/member-requests` takes: any request of clearing/transition/member_requests.py."""
 R = TypeVar("R", bound=SignedRequest)
 
 

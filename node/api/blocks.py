@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from clearing.tx import get_tx_kind
+from clearing.transition.tx import get_tx_kind
 from consensus.types import Block
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.api.bodies import hex0x

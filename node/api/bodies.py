@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from clearing.limits import MAX_TX_BYTES
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.tx_kind import TxRecord
 from node.api.errors import ApiError
 from node.api.http import Request

@@ -14,9 +14,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from clearing.client_risk import ClientRisk, get_client_risk, get_member_exposure
 from clearing.clients import get_clients
-from clearing.member_requests import CLIENTS_QUERY_FIELDS
+from clearing.transition.client_risk import ClientRisk, get_client_risk, get_member_exposure
+from clearing.transition.member_requests import CLIENTS_QUERY_FIELDS
 from node.api.bodies import hex0x
 from node.api.errors import ApiError
 from node.api.http import Request, Response, json_response

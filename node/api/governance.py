@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections import deque
 
-from clearing.block import BlockResult
 from clearing.governance.queries import get_configuration_view, get_proposal, list_proposals
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import GovVote
+from clearing.transition.block import BlockResult
 from node.api.errors import ApiError
 from node.api.events import EventBroker
 from node.api.http import Request, Response, json_response

@@ -17,8 +17,8 @@ from typing import Any
 
 import trio
 
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
-from clearing.root import compute_state_root, get_account_proof
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
+from clearing.transition.root import compute_state_root, get_account_proof
 from node.api.bodies import hex0x, parse_json_object
 from node.api.errors import ApiError, to_json_value
 from node.api.http import Request, Response, json_response

@@ -36,7 +36,7 @@ from contextlib import contextmanager
 
 import trio
 
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS
 from node.api.bodies import parse_json_object
 from node.api.errors import ApiError
 from node.api.events import check_declared, format_frame, relay

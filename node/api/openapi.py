@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearing.member_requests import (
+from clearing.transition.member_requests import (
     ACCOUNT_EVENTS_FIELDS,
     ACCOUNT_PROOF_FIELDS,
     ACCOUNT_QUERY_FIELDS,

@@ -18,15 +18,15 @@ from typing import Any
 
 import trio
 
-from clearing.block import BlockResult
 from clearing.member_authorisation import get_next_nonce
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.risk.engine import get_member_risk
 from clearing.risk.queries import get_margin_call_status
 from clearing.state import ClearingState, Jailing
-from clearing.tx import encode_tx, get_records_submitted_by
+from clearing.transition.block import BlockResult
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
+from clearing.transition.tx import encode_tx, get_records_submitted_by
+from clearing.transition.withdrawable import get_withdrawable
 from clearing.tx_kind import Submitter
-from clearing.withdrawable import get_withdrawable
 from node.api.blocks import get_block_view
 from node.api.bodies import hex0x, parse_member_request, require_json
 from node.api.clearing_members import ClearingMemberRoutes

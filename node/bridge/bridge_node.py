@@ -42,8 +42,8 @@ from clearing.attestation import Attestation
 from clearing.collateral import CollateralObservation, is_credited
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
-from clearing.tx import encode_tx
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.tx import encode_tx
+from clearing.transition.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.bridge.admission import RequestGate
 from node.bridge.external import check_external_event

@@ -56,7 +56,7 @@ from bridge.watcher import (
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestation
 from clearing.state import WithdrawalRecord
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.bridge.bridge_node import WatcherView
 from node.bridge.reobserve import LookupFailed, NotFinal

@@ -41,8 +41,8 @@ from clearing.attestation import Attestation, is_valid_signature
 from clearing.errors import BadSignature, ClearingError, UnknownCollateral
 from clearing.genesis import Genesis, Validator
 from clearing.state import ClearingState
+from clearing.transition.withdrawal import PayoutObservation
 from clearing.validator_set import has_power
-from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.bridge.admission import RequestGate
 from node.bridge.signers import (

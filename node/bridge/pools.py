@@ -30,8 +30,8 @@ from bridge.withdrawal import (
 )
 from clearing.attestation import Attestation, is_quorum
 from clearing.genesis import Validator
+from clearing.transition.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.validator_set import has_power
-from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
 

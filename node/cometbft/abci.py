@@ -39,10 +39,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
 from tendermint.crypto import keys_pb2
 
-from clearing.block import BlockResult
 from clearing.context import BlockContext, Equivocation
 from clearing.errors import ClearingError
 from clearing.genesis import Validator
+from clearing.transition.block import BlockResult
 from clearing.upgrade import ReleaseMismatch
 from clearing.validator_set import get_active_set_at, has_power
 from consensus.compact import MissingTxs, compute_tx_hash

@@ -3,7 +3,7 @@
 (OfferSnapshot, ApplySnapshotChunk).
 
 A snapshot of height H is the node's stored snapshot of the state after block H (the
-bytes our engine's state sync sends, clearing/snapshot.py) in CHUNK_BYTES chunks, then a
+bytes our engine's state sync sends, clearing/transition/snapshot.py) in CHUNK_BYTES chunks, then a
 chunk for each older block it carries (node/retention.py:get_carried_heights: each that
 named a new validator set, and the first of each of the newest report epochs), then one
 last chunk with block H: each block as the node stored it with its signed header

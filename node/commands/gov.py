@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_ballot
 from clearing.governance_proposal import VoteChoice
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from clearing.tx_kind import TxRecord
 from node.change_file import ChangeFileError, load_change_file
 from node.commands.status import get_api_url

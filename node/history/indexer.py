@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator, Sequence
 
-from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
 from clearing.events import Event
 from clearing.genesis import Genesis
-from clearing.trade import TradeBatch
-from clearing.tx import decode_tx
+from clearing.transition.block import BlockResult, TxResult
+from clearing.transition.trade import TradeBatch
+from clearing.transition.tx import decode_tx
 from consensus.compact import compute_tx_hash
 from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from clearing.block import TxResult
+from clearing.transition.block import TxResult
 from records.codec import pack, unpack
 
 TX_WINDOW_BLOCKS = 1_000

@@ -20,7 +20,7 @@ import trio
 
 from clearing.instruments import Instrument
 from clearing.oracle import FreshnessRule, PriceObservation
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from node.api.http import Request, Response, json_response
 from node.api.openapi import RouteDoc
 from node.api.routes import RouteHandler

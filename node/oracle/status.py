@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter
 
-from clearing.block import BlockResult
 from clearing.genesis import Genesis
 from clearing.oracle import FreshnessRule
 from clearing.state import ClearingState
+from clearing.transition.block import BlockResult
 from clearing.validator_set import get_validator_name
 from node.oracle.pool import PriceObservationPool
 

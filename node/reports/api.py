@@ -18,7 +18,7 @@ from typing import Any
 
 from clearing.eip712 import verify_member_signature
 from clearing.errors import BadSignature
-from clearing.member_requests import (
+from clearing.transition.member_requests import (
     OPENINGS_QUERY,
     OPENINGS_QUERY_FIELDS,
     compute_openings_signable,

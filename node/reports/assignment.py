@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clearing.reported_accounts import AccountKey
+from clearing.transition.reported_accounts import AccountKey
 
 
 def assign_accounts(

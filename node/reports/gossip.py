@@ -34,8 +34,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, compute_signing_bytes, is_valid_signature
 from clearing.report_commitment import REPORT_HASH_BYTES, compute_report_signing_bytes
-from clearing.reported_accounts import AccountKey
 from clearing.state import ClearingState
+from clearing.transition.reported_accounts import AccountKey
 from clearing.units import MAX_UINT64
 from clearing.validator_set import get_voting_powers
 from node.p2p import Topic

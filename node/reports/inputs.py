@@ -1,6 +1,6 @@
 """The state -> report inputs function (shared with the devnet).
 
-Every account the state root lists as reported (``clearing.reported_accounts``: every
+Every account the state root lists as reported (``clearing.transition.reported_accounts``: every
 non-empty sub-account, and the clearing house's with the insurance fund in its cash) is
 one committed vector. The sub-accounts that defaulted during the epoch are published in
 the clear with how the waterfall covered each (``state.defaults``: only this epoch's at
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from clearing.reported_accounts import AccountKey, get_reported_cash, is_reported
 from clearing.risk.engine import (
     compute_market_solvency_form,
     get_quantities,
     get_solvency_market,
 )
 from clearing.risk.solvency import SolvencyForm, SolvencyMarket, get_solvency_inputs
-from clearing.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.state import ClearingState, DefaultRecord
+from clearing.transition.reported_accounts import AccountKey, get_reported_cash, is_reported
+from clearing.transition.root import AccountProof, MarketProof, get_account_proofs, get_market_proof
 from clearing.validator_set import get_active_validators
 from proofs.report import VotingPower
 

@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from clearing.attestation import is_quorum
 from clearing.report_commitment import ReportCommitment
 from clearing.state import ClearingState
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from clearing.validator_set import get_voting_powers
 from node.committed import CommittedBlock
 from node.config import NodeConfig

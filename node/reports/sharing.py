@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 
 import trio
 
-from clearing.reported_accounts import AccountKey
+from clearing.transition.reported_accounts import AccountKey
 from node.reports.gossip import ProofShare
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clearing.risk.solvency import SolvencyMarket
-from clearing.root import AccountProof, MarketProof
+from clearing.transition.root import AccountProof, MarketProof
 from node.reports.inputs import ReportInputs
 
 # 7 had no reported accounts, 6 no published ledger, 5 no published roles, 4 no

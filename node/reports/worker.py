@@ -39,7 +39,7 @@ from typing import Any, Protocol
 
 import trio
 
-from clearing.reported_accounts import AccountKey
+from clearing.transition.reported_accounts import AccountKey
 from node.child_process import MAX_FRAME_BYTES, read_request, start_child, write_answer
 from node.framing import FrameError, FrameReader, encode_frame
 from node.reports.inputs import ReportInputs

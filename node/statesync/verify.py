@@ -16,9 +16,9 @@ import hashlib
 from dataclasses import dataclass
 
 from clearing.genesis import Genesis
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot
 from clearing.state import ClearingState
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import decode_snapshot
 from clearing.validator_set import get_block_signers
 from consensus.types import Block
 from lightclient.anchor import (

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from clearing.block import BlockResult
 from clearing.default.events import WATERFALL_KINDS, EventKind
 from clearing.events import Event
+from clearing.transition.block import BlockResult
 from node.committed import CommittedBlock
 
 RECENT_BLOCKS = 20

@@ -25,7 +25,7 @@ from bridge.withdrawal import collect_withdrawal_signatures, sign_withdrawal_rec
 from clearing.collateral import count_vault_quanta
 from clearing.genesis import collateral_by_key
 from clearing.state import WithdrawalRecord
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from node.chainspec import place_collateral

@@ -39,7 +39,7 @@ from bridge.withdrawal import (
     sign_withdrawal_record,
 )
 from clearing.genesis import collateral_by_key
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from node.bridge.chains import handle_reobserve_request

@@ -11,7 +11,7 @@ from clearing.governance.vote import sign_vote
 from clearing.governance_changes import SetInstrumentStatus
 from clearing.governance_proposal import VoteChoice
 from clearing.instruments import InstrumentStatus
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from tests.clearing.support import USDC, USDC_B, WETH, new_sandbox
 

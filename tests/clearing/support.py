@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from clearing.block import BlockResult
 from clearing.collateral import count_vault_quanta
 from clearing.member_authorisation import spend_refused_nonce
 from clearing.replay_protection import get_replay_fields
 from clearing.request_schema import SignedRequest
-from clearing.root import encode_account
 from clearing.state import ClearingState
-from clearing.trade import TradeBatch, spend_refused_trade_ids
+from clearing.transition.block import BlockResult
+from clearing.transition.root import encode_account
+from clearing.transition.trade import TradeBatch, spend_refused_trade_ids
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox

@@ -2,17 +2,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.block import (
+from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongBlockHeight
+from clearing.events import make_event
+from clearing.transition.block import (
     BlockContext,
     BlockResult,
     TxResult,
     process_block,
     process_transaction,
 )
-from clearing.errors import TimeNotMonotonic, WrongBlockChain, WrongBlockHeight
-from clearing.events import make_event
-from clearing.root import compute_state_root_from_scratch
-from clearing.tx import TX_VERSION
+from clearing.transition.root import compute_state_root_from_scratch
+from clearing.transition.tx import TX_VERSION
 from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, USDC, WETH, new_sandbox
 
@@ -45,7 +45,7 @@ def test_transactions_apply_in_order_and_failures_are_isolated() -> None:
 
 
 def test_epoch_boundary_is_every_epoch_length_blocks() -> None:
-    from clearing.block import is_epoch_boundary
+    from clearing.transition.block import is_epoch_boundary
 
     box = new_sandbox()
     assert is_epoch_boundary(box.state, BlockContext(100, 0, 4242))
@@ -59,7 +59,7 @@ def test_an_unknown_kind_is_reported_not_raised() -> None:
 
 
 def _valid_raw_txs() -> list[bytes]:
-    from clearing.tx import encode_tx
+    from clearing.transition.tx import encode_tx
 
     box = new_sandbox()
     return [

@@ -1,11 +1,11 @@
 """Positive cash leaves as the settlement token on any chain whose vault holds enough for
-cash; nothing leaves while a default's loss is uncovered (clearing/withdrawal.py)."""
+cash; nothing leaves while a default's loss is uncovered (clearing/transition/withdrawal.py)."""
 
 from __future__ import annotations
 
 from clearing.default.house import HOUSE, get_uncovered_deficit
 from clearing.state import get_sub_account_for_write
-from clearing.withdrawable import get_withdrawable
+from clearing.transition.withdrawable import get_withdrawable
 from devnet.sandbox import Sandbox
 from tests.clearing.support import (
     ALICE,

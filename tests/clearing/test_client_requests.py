@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from clearing.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.client_requests import NO_BACKUP, AcceptClientAccount, OfferClientAccount
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import MemberKey
 from devnet.sandbox import Sandbox
 from tests.clearing.default.test_clients import (

@@ -12,8 +12,12 @@ from clearing.collateral import (
 )
 from clearing.errors import InsufficientCollateral
 from clearing.published_ledger import PublishedLedger
-from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import SubAccount
+from clearing.transition.root import (
+    compute_state_root,
+    compute_state_root_from_scratch,
+    get_market_proof,
+)
 from clearnode.client.sandbox_keys import derive_member_key
 from tests.clearing.support import ALICE, USDC, WETH, assert_rejected, new_sandbox, only_result
 

@@ -12,7 +12,6 @@ from eth_account.messages import encode_typed_data
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing import member_requests
 from clearing.eip712 import (
     DOMAIN_NAME,
     DOMAIN_TYPE,
@@ -25,6 +24,7 @@ from clearing.eip712 import (
 )
 from clearing.errors import BadSignature
 from clearing.request_schema import SignedRequest
+from clearing.transition import member_requests
 from tests.clearing.test_request_schema import requests
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.context import BlockContext
-from clearing.funding import (
+from clearing.risk.scenarios import compute_scenario_set
+from clearing.transition.funding import (
     INTEREST_CLAMP,
     RATE_SCALE,
     UNMARGINED_CAP,
@@ -24,7 +25,6 @@ from clearing.funding import (
     get_funding_cap,
     process_funding,
 )
-from clearing.risk.scenarios import compute_scenario_set
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import params
 from tests.clearing.support import genesis_doc

@@ -14,8 +14,8 @@ from clearing.genesis import (
 from clearing.governance.configuration import encode_configuration
 from clearing.instruments import InstrumentKind, OptionType
 from clearing.risk.engine import compute_risk_setup
-from clearing.root import compute_state_root
 from clearing.state import initialize_state
+from clearing.transition.root import compute_state_root
 from tests.clearing.support import genesis_doc
 
 

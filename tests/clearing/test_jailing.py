@@ -6,9 +6,9 @@ from __future__ import annotations
 from clearing.context import Equivocation
 from clearing.governance_changes import SetValidatorPower, UnjailValidator
 from clearing.governance_proposal import ProposalStatus
-from clearing.root import compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Jailing
+from clearing.transition.root import compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearing.validator_set import get_active_validators
 from devnet.sandbox import Sandbox
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS

@@ -13,8 +13,8 @@ from clearing.limits import (
     MAX_TRADES_PER_BATCH,
     MAX_TX_BYTES,
 )
-from clearing.trade import Trade, TradeBatch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.trade import Trade, TradeBatch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearing.units import MAX_UINT64
 from records.codec import DecodeError
 

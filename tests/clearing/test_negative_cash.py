@@ -1,5 +1,5 @@
 """Negative cash is paid: settlement tokens at par at once, other collateral sold beyond the
-conversion threshold to the backstops and then the house (clearing/negative_cash.py)."""
+conversion threshold to the backstops and then the house (clearing/transition/negative_cash.py)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from clearing.assets import MAX_VAULT_QUANTA
 from clearing.collateral import count_vault_quanta, get_collateral_quanta, get_credited_quanta
-from clearing.root import compute_state_root_from_scratch
 from clearing.state import get_sub_account_for_write
+from clearing.transition.root import compute_state_root_from_scratch
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, WETH, get_cash_supply, new_sandbox

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.state import ClearingState
-from clearing.trade import Trade
+from clearing.transition.trade import Trade
 from devnet.sandbox import Sandbox
 from tests.clearing.test_trade import make_batch, trading_box
 

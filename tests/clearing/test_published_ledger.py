@@ -15,8 +15,12 @@ from hypothesis import strategies as st
 from clearing.assets import MAX_VAULT_QUANTA
 from clearing.collateral import count_vault_quanta, get_collateral_quanta
 from clearing.published_ledger import PublishedLedger
-from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
 from clearing.state import DefaultRecord
+from clearing.transition.root import (
+    compute_state_root,
+    compute_state_root_from_scratch,
+    get_market_proof,
+)
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError
 from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, only_result

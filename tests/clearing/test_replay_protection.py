@@ -21,8 +21,8 @@ from clearing.replay_protection import (
     record_deposit_nonce,
     record_trade_id,
 )
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, USDC, genesis_doc, snapshot
 from tests.clearing.test_trade import VENUE, clear, make_trade, trading_box

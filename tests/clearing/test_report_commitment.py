@@ -16,9 +16,9 @@ from clearing.report_commitment import (
     compute_report_hashes_digest,
     compute_report_signing_bytes,
 )
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.tx import decode_tx, encode_tx
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError
 from tests.clearing.support import assert_rejected, new_sandbox, only_result

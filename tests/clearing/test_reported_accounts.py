@@ -1,4 +1,4 @@
-"""clearing/reported_accounts.py: the accounts a report must cover and their cash, under
+"""clearing/transition/reported_accounts.py: the accounts a report must cover and their cash, under
 the state root. The root's cached list and cash follow every block as the reference
 recomputed from every account does: an account enters with its first holding and leaves
 when it holds nothing, the clearing house's is listed even empty, with the insurance
@@ -12,13 +12,17 @@ from hypothesis import strategies as st
 
 from clearing.default.house import HOUSE
 from clearing.published_ledger import PublishedLedger
-from clearing.reported_accounts import (
+from clearing.state import get_sub_account_for_write
+from clearing.transition.reported_accounts import (
     MAX_REPORTED_ACCOUNTS_BYTES,
     ReportedAccounts,
     get_reported_accounts,
 )
-from clearing.root import compute_state_root, compute_state_root_from_scratch, get_market_proof
-from clearing.state import get_sub_account_for_write
+from clearing.transition.root import (
+    compute_state_root,
+    compute_state_root_from_scratch,
+    get_market_proof,
+)
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError, pack
 from tests.clearing.support import ALICE, BOB, CAROL, WETH, new_sandbox

@@ -1,6 +1,6 @@
 """Signed requests carry the time they were signed and their expiry, and a block's refusal
 spends them (clearing/replay_protection.py ``check_request_times``,
-member_authorisation.py ``spend_refused_nonce``, trade.py ``spend_refused_trade_ids``):
+member_authorisation.py ``spend_refused_nonce``, transition/trade.py ``spend_refused_trade_ids``):
 the signed bytes of a request never apply after its expiry, nor after a block refused
 them, nor ever once refused for a signed lifetime over the limit."""
 
@@ -13,15 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.admission import admit_transaction
-from clearing.block import TxResult
-from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.errors import ExpiryTooFar, GenesisError, InvalidTransaction, IssuedInFuture
 from clearing.genesis import parse_genesis
 from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS, MAX_ISSUED_AHEAD_MS
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.admission import admit_transaction
+from clearing.transition.block import TxResult
+from clearing.transition.client_requests import AcceptClientAccount, OfferClientAccount
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError

@@ -12,10 +12,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from clearing import request_schema
-from clearing.client_requests import AcceptClientAccount, OfferClientAccount
 from clearing.default.bidding import AuctionBid, RegisterBidder
 from clearing.eip712 import sign_typed, verify_member_signature
-from clearing.member_requests import MEMBER_REQUESTS
 from clearing.request_schema import (
     FixedBytes,
     Integer,
@@ -27,10 +25,12 @@ from clearing.request_schema import (
     WireField,
     member_request,
 )
-from clearing.transfer import Transfer
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.client_requests import AcceptClientAccount, OfferClientAccount
+from clearing.transition.member_requests import MEMBER_REQUESTS
+from clearing.transition.transfer import Transfer
+from clearing.transition.tx import decode_tx, encode_tx
+from clearing.transition.withdrawal import Withdrawal
 from clearing.venues import AuthoriseVenue
-from clearing.withdrawal import Withdrawal
 from clearnode.client.sandbox_keys import derive_member_key
 from records.codec import DecodeError
 

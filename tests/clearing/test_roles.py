@@ -19,9 +19,9 @@ from clearing.governance.errors import (
 from clearing.governance.rules import build_draft
 from clearing.governance_changes import AdmitClearingMember, RemoveClearingMember
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError
 from tests.clearing.default.test_clients import OMNI, M, N, S, client_doc, hexed

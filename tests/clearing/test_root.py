@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from clearing.governance.configuration import MAX_CONFIGURATION_BYTES, encode_configuration
 from clearing.merkle import EMPTY_ROOT, MerkleTree, hash_leaf, hash_node
 from clearing.risk.engine import get_solvency_market
-from clearing.root import (
+from clearing.state import Member, Position, get_sub_account_for_write
+from clearing.transition.root import (
     AccountProof,
     MarketProof,
     compute_state_root,
@@ -20,8 +21,7 @@ from clearing.root import (
     get_market_proof,
     verify_account_proof,
 )
-from clearing.snapshot import decode_member
-from clearing.state import Member, Position, get_sub_account_for_write
+from clearing.transition.snapshot import decode_member
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError
 from tests.clearing.support import ALICE, USDC, WETH, fund_vaults, new_sandbox
@@ -139,18 +139,18 @@ def test_account_encoding_is_canonical_regardless_of_insertion_order() -> None:
 def test_a_block_touching_one_member_re_encodes_only_that_account(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import clearing.root
+    import clearing.transition.root
 
     box = _populated(1_000)
     box.apply([])
     calls: list[bytes] = []
-    real = clearing.root.encode_account
+    real = clearing.transition.root.encode_account
 
     def counting(member: Member) -> bytes:
         calls.append(member.address)
         return real(member)
 
-    monkeypatch.setattr(clearing.root, "encode_account", counting)
+    monkeypatch.setattr(clearing.transition.root, "encode_account", counting)
     box.apply([box.credit(_member(5), USDC, 1)])
     assert calls == [_member(5)]
 

@@ -1,9 +1,13 @@
 import pytest
 
 from clearing.governance.configuration import CONFIGURATION_FIELDS
-from clearing.root import ACCOUNT_VERSION, compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_member, decode_snapshot, encode_snapshot
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.root import (
+    ACCOUNT_VERSION,
+    compute_state_root,
+    compute_state_root_from_scratch,
+)
+from clearing.transition.snapshot import decode_member, decode_snapshot, encode_snapshot
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.validator_set import VALIDATOR_FIELDS
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
@@ -53,7 +57,7 @@ def test_a_restored_node_continues_in_lockstep() -> None:
 def test_account_bytes_decode_to_the_member() -> None:
     box = _busy()
     member = box.state.members[ALICE.address]
-    from clearing.root import encode_account
+    from clearing.transition.root import encode_account
 
     assert decode_member(encode_account(member)) == member
 

@@ -12,7 +12,7 @@ from clearing.errors import BadSignature, DuplicateTrade, InsufficientEquity, Un
 from clearing.events import Event
 from clearing.replay_protection import check_trade_id
 from clearing.state import Member, Position, SubAccount
-from clearing.trade import (
+from clearing.transition.trade import (
     Trade,
     TradeBatch,
     process_trade_batch,
@@ -263,7 +263,7 @@ def test_pre_trade_margin_hook_sees_the_post_trade_position_and_can_reject(
         if quantity < 0:
             raise InsufficientEquity(member.address, sub, cash_delta, 10**18)
 
-    monkeypatch.setattr("clearing.trade.check_pre_trade_margin", refuse_sellers)
+    monkeypatch.setattr("clearing.transition.trade.check_pre_trade_margin", refuse_sellers)
     before = snapshot(box.state)
     events = clear(box, [make_trade(1, a, b, quantity=2)])
     assert rejections(events) == [(1, "InsufficientEquity")]

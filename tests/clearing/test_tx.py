@@ -5,10 +5,10 @@ import pytest
 
 from clearing.collateral import CollateralCredit
 from clearing.member_authorisation import spend_refused_nonce
-from clearing.member_requests import MEMBER_REQUESTS
 from clearing.request_schema import SignedRequest
-from clearing.trade import Trade, TradeBatch, sign_trade_batch, spend_refused_trade_ids
-from clearing.tx import (
+from clearing.transition.member_requests import MEMBER_REQUESTS
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch, spend_refused_trade_ids
+from clearing.transition.tx import (
     KIND_OF,
     KINDS,
     MAX_TX_BYTES,
@@ -19,8 +19,8 @@ from clearing.tx import (
     get_records_submitted_by,
     get_tx_kind,
 )
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearing.tx_kind import Priority, Submitter
-from clearing.withdrawal import WithdrawalPaid
 from clearing.withdrawal_expiry import WithdrawalExpired
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from records.codec import DecodeError, pack

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.block import process_block
 from clearing.governance.errors import UpgradeAlreadyDone
 from clearing.governance.rules import build_draft
 from clearing.governance_changes import CancelUpgrade, ScheduleUpgrade
 from clearing.governance_proposal import ProposalStatus
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
-from clearing.tx import encode_tx
+from clearing.transition.block import process_block
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.tx import encode_tx
 from clearing.upgrade import (
     Migration,
     ReleaseTooNew,

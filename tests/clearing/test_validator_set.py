@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from clearing.context import Equivocation
 from clearing.genesis import Validator
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearing.validator_set import (
     get_active_set_at,
     get_active_validators,

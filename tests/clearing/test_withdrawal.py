@@ -4,10 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clearing.errors import ClearingError
-from clearing.snapshot import encode_snapshot
 from clearing.state import get_sub_account_for_write
-from clearing.transfer import check_transfer
-from clearing.withdrawal import check_withdrawal
+from clearing.transition.snapshot import encode_snapshot
+from clearing.transition.transfer import check_transfer
+from clearing.transition.withdrawal import check_withdrawal
 from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
 

@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from clearing.collateral import count_vault_quanta
 from clearing.errors import WithdrawalNotExpired
 from clearing.genesis import DEFAULT_WITHDRAWAL_TTL_S
-from clearing.root import compute_state_root_from_scratch
 from clearing.state import WithdrawalRecord, get_collateral_value
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.root import compute_state_root_from_scratch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearing.withdrawal_expiry import WithdrawalExpired
 from devnet.sandbox import Sandbox
 from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result

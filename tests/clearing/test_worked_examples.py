@@ -4,7 +4,7 @@ Variation margin runs through the whole ledger (process_block: a venue-signed
 trade, then validator-signed price updates whose end-of-block settlement moves
 cash). Funding examples (Hyperliquid's and dYdX v4's documentation among them)
 replay the published rates, caps and payments through the ledger's funding
-(clearing/funding.py). Units: the sandbox's
+(clearing/transition/funding.py). Units: the sandbox's
 settlement asset has 6 decimals (1 USD = 1_000_000); a price is per lot.
 """
 
@@ -14,7 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from clearing.context import BlockContext
-from clearing.funding import (
+from clearing.instruments import DEFAULT_INTEREST_PPM, PPM
+from clearing.transition.funding import (
     RATE_SCALE,
     UNMARGINED_CAP,
     compute_funding_credit,
@@ -24,7 +25,6 @@ from clearing.funding import (
     get_funding_cap,
     process_funding,
 )
-from clearing.instruments import DEFAULT_INTEREST_PPM, PPM
 from clearnode.client.sandbox_keys import MemberKey
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from clearing.tx import TX_TYPES, TX_VERSION
+from clearing.transition.tx import TX_TYPES, TX_VERSION
 from devnet.cometbft_privacy import (
     HEIGHT_READS,
     READS,

@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 
 from bridge.devchain import DevnetChain
-from clearing.block import BlockResult
 from clearing.risk.params import parse_risk_params
 from clearing.state import SubAccount
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.block import BlockResult
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.genesis import (
     BLOCKS_PER_PACE,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import random
 
 from clearing.oracle import PriceUpdate, sign_price_observation
-from clearing.trade import sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.genesis import VENUE_ID, add_rolling_future, build_genesis_template
 from devnet.market import (

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearing.venues import AuthoriseVenue
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.limits import MAX_JSON_REQUEST_BYTES

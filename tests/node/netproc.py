@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 from bridge.loopback import get_free_port, get_port_range
 from clearing.genesis import compute_genesis_hash
 from clearing.request_schema import SignedRequest
-from clearing.tx import decode_tx
+from clearing.transition.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
 from clearnode.client.signers import get_member_request_body
 from lightclient.crypto import PrivateKey

@@ -13,9 +13,9 @@ import httpx
 
 from clearing.genesis import Genesis, parse_genesis
 from clearing.replay_protection import DEFAULT_MAX_REQUEST_LIFETIME_MS
-from clearing.snapshot import encode_snapshot
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.snapshot import encode_snapshot
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import (
     MemberKey,
     derive_ed25519_key,

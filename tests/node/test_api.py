@@ -21,11 +21,11 @@ import trio
 
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
 from clearing.replay_protection import MAX_ISSUED_AHEAD_MS
 from clearing.risk.engine import get_account_initial_margin
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, compute_txs_hash
 from devnet.sandbox import Sandbox

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.member_requests import MEMBER_REQUESTS
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.member_requests import MEMBER_REQUESTS
+from clearing.transition.tx import decode_tx, encode_tx
 from node.api.bodies import (
     MAX_JSON_DEPTH,
     compute_json_depth,

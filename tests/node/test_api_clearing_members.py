@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from clearing.block import BlockResult
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import CLIENTS_QUERY_FIELDS
+from clearing.transition.block import BlockResult
+from clearing.transition.member_requests import CLIENTS_QUERY_FIELDS
 from clearnode.client.sandbox_keys import MemberKey
 from clearnode.client.signers import get_member_request_body, hex0x
 from devnet.sandbox import Sandbox

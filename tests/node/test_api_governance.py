@@ -13,7 +13,7 @@ from clearing.governance.vote import sign_vote
 from clearing.governance_changes import AddVenue, SetInstrumentStatus
 from clearing.governance_proposal import VoteChoice
 from clearing.instruments import InstrumentStatus
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.tx import decode_tx, encode_tx
 from node.api.tiers import PUBLIC
 from tests.node.test_api import Harness, api, error_type
 

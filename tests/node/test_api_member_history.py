@@ -21,12 +21,12 @@ from typing import Any
 import httpx
 import pytest
 
-from clearing.block import BlockResult
 from clearing.default.house import HOUSE
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
-from clearing.root import AccountProof, verify_account_proof
-from clearing.tx import encode_tx
+from clearing.transition.block import BlockResult
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
+from clearing.transition.root import AccountProof, verify_account_proof
+from clearing.transition.tx import encode_tx
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox

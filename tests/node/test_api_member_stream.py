@@ -19,8 +19,8 @@ import trio
 
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.events import make_event
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
-from clearing.tx import encode_tx
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from node.api import member_stream

@@ -15,9 +15,9 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from node.clock import wall_clock_ms
 from tests.clearing.support import new_sandbox

@@ -16,9 +16,9 @@ import httpx
 import pytest
 import trio
 
-from clearing.block import BlockResult
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.block import BlockResult
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from consensus.compact import compute_tx_hash
 from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from clearing.genesis import parse_genesis
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import (
     Block,

@@ -22,7 +22,7 @@ from bridge.devchain import deploy_devnet_chain
 from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
 from node.cli import main
 from node.commands.init import VALIDATOR_POWER
 from node.commands.keys import get_public_keys

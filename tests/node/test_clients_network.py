@@ -13,8 +13,8 @@ import trio
 from clearing.default.house import HOUSE
 from clearing.genesis import parse_genesis
 from clearing.state import get_account_equity
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearing.tx_kind import TxRecord
 from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms

@@ -10,7 +10,7 @@ import pytest
 
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_member_key
 from node.api.bodies import parse_encoded_tx
 from node.clearing_app import ClearingApp, compute_proposal_error

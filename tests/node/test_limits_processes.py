@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from clearing.limits import MAX_TRADES_PER_BATCH, MAX_TX_BYTES
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.test_limits import LONGEST_NAME
 from tests.node.netproc import QUICK_BLOCKS, NodeHome, process_network

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.errors import BadSignature, ClearingError, NonceReused, UnknownVenue
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearing.tx_kind import Admission
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox

@@ -16,8 +16,8 @@ import pytest
 import trio
 import yaml
 
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from tests.node.netproc import ORACLE_OFF, SHORT_TIMEOUTS
 from tests.node.netsupport import get_wall_times

@@ -12,8 +12,8 @@ import pytest
 import trio
 
 from clearing.genesis import Genesis
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from consensus.engine import ChainStart
 from consensus.messages import Message

@@ -25,8 +25,8 @@ import pytest
 import trio
 
 from clearing.genesis import parse_genesis
-from clearing.trade import TradeBatch
-from clearing.tx import decode_tx
+from clearing.transition.trade import TradeBatch
+from clearing.transition.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
 from consensus.types import Block
 from lightclient.anchor import COMETBFT

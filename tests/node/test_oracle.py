@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from clearing.oracle import PriceObservation, PriceUpdate
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from devnet.sandbox import Sandbox
 from node.api.http import Request, Response, get_bound_port, json_response, serve_http
 from node.oracle.sampler import OracleSampler

@@ -10,8 +10,8 @@ import msgpack
 import pytest
 
 from clearing.replay_protection import record_trade_id
-from clearing.root import compute_state_root
-from clearing.snapshot import SNAPSHOT_VERSION, decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import SNAPSHOT_VERSION, decode_snapshot, encode_snapshot
 from consensus.types import Block, CommitCertificate
 from node.block_store import SnapshotSchedule, SqliteBlockStore
 from node.clearing_app import ClearingApp

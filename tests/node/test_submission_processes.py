@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 import trio
 
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from tests.clearing.support import new_sandbox

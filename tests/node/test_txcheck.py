@@ -6,7 +6,6 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.admission import admit_transaction
 from clearing.errors import (
     ClearingError,
     DuplicateCredit,
@@ -38,8 +37,9 @@ from clearing.governance_changes import AddVenue, RemoveVenue
 from clearing.governance_proposal import VoteChoice
 from clearing.oracle import PriceUpdate, sign_price_observation
 from clearing.report_commitment import REPORT_DOMAIN, ReportAlreadyCommitted, ReportCommitment
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.admission import admit_transaction
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
 from node.txcheck import make_clearing_check

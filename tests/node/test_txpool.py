@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from consensus.compact import compute_tx_hash
 from devnet.sandbox import Sandbox
 from node.mempool import Mempool, TxRejected

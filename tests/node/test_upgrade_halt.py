@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from clearing.block import process_block
 from clearing.context import BlockContext
-from clearing.root import compute_state_root
-from clearing.snapshot import encode_snapshot
 from clearing.state import ClearingState
+from clearing.transition.block import process_block
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import encode_snapshot
 from clearing.upgrade import Migration, ReleaseTooNew, UpgradeRequired
 from clearing.upgrade_plan import UpgradePlan
 from consensus.types import CommitCertificate

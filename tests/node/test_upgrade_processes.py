@@ -45,13 +45,13 @@ from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.governance_changes import ScheduleUpgrade, make_risk_change
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
-from clearing.member_requests import ACCOUNT_PROOF_FIELDS
 from clearing.risk.engine import get_account_initial_margin
 from clearing.state import get_account_equity, get_sub_account_for_write
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.member_requests import ACCOUNT_PROOF_FIELDS
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearing.upgrade_plan import UpgradePlan
-from clearing.withdrawal import WithdrawalPaid
 from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from lightclient.anchor import COMETBFT, OUR_ENGINE

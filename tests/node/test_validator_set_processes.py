@@ -26,7 +26,7 @@ from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.governance_changes import AddValidator, RemoveValidator
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic

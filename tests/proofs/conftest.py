@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from clearing.reported_accounts import AccountKey
+from clearing.transition.reported_accounts import AccountKey
 from proofs.drafting import add_signatures, build_report, sign_report
 from proofs.native_group import FAST
 from proofs.pedersen import Generators, get_generators

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from clearing.root import compute_state_root, encode_account, get_account_proof
-from clearing.snapshot import decode_member
+from clearing.transition.root import compute_state_root, encode_account, get_account_proof
+from clearing.transition.snapshot import decode_member
 from proofs.account_proof import (
     AccountProofFile,
     BadProofFile,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from clearing.default.house import HOUSE, get_house_equity
-from clearing.root import compute_state_root
 from clearing.state import DefaultRecord, get_sub_account_for_write
+from clearing.transition.root import compute_state_root
 from node.reports.inputs import extract_report_inputs
 from node.reports.worker import build_unsigned_report
 from proofs.disclosed import check_disclosed

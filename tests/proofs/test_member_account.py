@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.root import AccountProof
+from clearing.transition.root import AccountProof
 from node.reports.inputs import ReportInputs
 from node.reports.worker import build_unsigned_report
 from proofs.account_proof import AccountProofFile

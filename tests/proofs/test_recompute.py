@@ -25,7 +25,7 @@ from clearing.genesis import parse_genesis
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
 from clearing.risk.solvency import SolvencyMarket
-from clearing.root import MarketProof, get_market_proof, hash_configuration
+from clearing.transition.root import MarketProof, get_market_proof, hash_configuration
 from devnet.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement

@@ -17,8 +17,8 @@ from clearing.report_commitment import (
     check_report_commitment,
     compute_report_signing_bytes,
 )
-from clearing.reported_accounts import AccountKey
 from clearing.state import DefaultRecord
+from clearing.transition.reported_accounts import AccountKey
 from devnet.sandbox import Sandbox
 from proofs.aggregate import AggregateEntry, AggregateError
 from proofs.bulletproofs import prove_range

@@ -25,7 +25,6 @@ from bridge.rotation import Rotation, RotationSignature
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalAuthorization, WithdrawalSignature
 from clearing.attestation import Attestation
-from clearing.block import TxResult
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.events import Event
 from clearing.genesis import ExternalBridge, Validator, Venue
@@ -65,12 +64,13 @@ from clearing.published_ledger import ReserveTotal
 from clearing.report_commitment import ReportCommitment
 from clearing.risk.solvency import SolvencyMarket
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
-from clearing.root import MarketProof
 from clearing.state import Auction, Bid, DefaultRecord, Jailing, MarginCall, WithdrawalRecord
-from clearing.trade import Trade, TradeBatch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.block import TxResult
+from clearing.transition.root import MarketProof
+from clearing.transition.trade import Trade, TradeBatch
+from clearing.transition.tx import decode_tx, encode_tx
+from clearing.transition.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.upgrade_plan import DoneUpgrade, UpgradePlan
-from clearing.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
 from lightclient.commit import CommitCertificate, CommitSig, VoteType

@@ -31,9 +31,9 @@ from clearing.governance_changes import SetCollateralHaircut, make_risk_change
 from clearing.published_ledger import PublishedLedger
 from clearing.published_roles import PublishedRoles
 from clearing.risk.engine import compute_market_solvency_form
-from clearing.root import compute_state_root, get_account_proof
 from clearing.state import DefaultRecord, get_sub_account_for_write
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.root import compute_state_root, get_account_proof
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox

@@ -19,8 +19,8 @@ from clearing.state import (
     get_member_for_write,
     get_sub_account_for_write,
 )
-from clearing.trade import Trade, sign_trade_batch
-from clearing.withdrawable import get_withdrawable
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.withdrawable import get_withdrawable
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.support import USDC, assert_rejected, genesis_doc

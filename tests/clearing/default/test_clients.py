@@ -20,8 +20,8 @@ from clearing.default.house import HOUSE
 from clearing.risk.engine import get_account_initial_margin
 from clearing.roles import NO_MEMBER, ClientAccount, SegregationModel
 from clearing.state import get_account_equity
-from clearing.trade import Trade, sign_trade_batch
-from clearing.withdrawable import get_withdrawable
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.withdrawable import get_withdrawable
 from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.default.test_auction import bid, register

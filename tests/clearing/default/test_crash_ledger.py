@@ -11,7 +11,7 @@ from clearing.default.house import HOUSE
 from clearing.events import Event
 from clearing.risk.engine import get_account_initial_margin
 from clearing.state import ClearingState, get_collateral_value
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.risk.sample import genesis_risk_section

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from clearing.block import BlockResult
 from clearing.default.liquidation import DefaultBook, MarginContext, RiskAccount
 from clearing.default.liquidation import process_liquidations as liquidate
 from clearing.default.margin_call import check_margin_call
@@ -22,9 +21,10 @@ from clearing.risk.engine import (
 )
 from clearing.risk.errors import MarginCallReduceOnly
 from clearing.risk.params import DEFAULT_MARGIN_CALL_DEADLINE_BLOCKS, parse_risk_params
-from clearing.root import encode_account
-from clearing.snapshot import decode_member
 from clearing.state import ClearingState, MarginCall, get_collateral_value
+from clearing.transition.block import BlockResult
+from clearing.transition.root import encode_account
+from clearing.transition.snapshot import decode_member
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_steps import BTC, give

@@ -136,7 +136,7 @@ def check_waterfall(state: ClearingState, events: list[Event]) -> None:
             assert all(m.default_fund == 0 for m in state.members.values())
         if (member, sub) == HOUSE:  # its own loss on lots it held: met, or left uncovered
             # What its auctions paid after the waterfall ran (a winning bid's negative
-            # premium, end-of-block order: clearing/block.py) is the next block's loss.
+            # premium, end-of-block order: clearing/transition/block.py) is the next block's loss.
             paid_after = sum(-min(int(e.get("premium")), 0) for e in events
                              if e.kind == "auction_settled")  # fmt: skip
             assert get_house_equity(state) + paid_after >= 0 or paid.get("uncovered"), paid

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from clearing.events import Event
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import DefaultRecord
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError, pack, unpack
 from tests.clearing.default.test_crash_ledger import BTC, ETH, A, B, crash_box, of, trades

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearing.block import BlockResult
 from clearing.governance.configuration import get_configuration_fields
 from clearing.governance.submit import GovProposal, sign_proposal
 from clearing.governance.vote import GovVote, sign_vote
 from clearing.governance_changes import Change, ListInstrument, make_listing
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
+from clearing.transition.block import BlockResult
 from devnet.sandbox import Sandbox
 from tests.clearing.support import genesis_doc, only_result, snapshot
 

@@ -7,8 +7,8 @@ import pytest
 from clearing.errors import GenesisError
 from clearing.genesis import ExternalBridge, parse_genesis
 from clearing.governance_changes import AddExternalBridge, RemoveExternalBridge
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from tests.clearing.governance.support import (
     assert_refused,
     ballots,

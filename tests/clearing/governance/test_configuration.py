@@ -15,9 +15,9 @@ from clearing.governance.configuration import (
     encode_configuration,
 )
 from clearing.governance_changes import make_risk_change
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import initialize_state
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from records.codec import DecodeError, pack
 from tests.clearing.governance.support import (
     NEXT_FUTURE,

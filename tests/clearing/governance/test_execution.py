@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from clearing.block import BlockResult
 from clearing.events import EventValue
 from clearing.genesis import Venue
 from clearing.governance.rules import CHANGE_RULES
@@ -16,8 +15,9 @@ from clearing.governance_changes import (
 from clearing.governance_proposal import ProposalStatus, VoteChoice
 from clearing.instruments import InstrumentStatus
 from clearing.risk.engine import get_member_risk
-from clearing.root import compute_state_root_from_scratch
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.block import BlockResult
+from clearing.transition.root import compute_state_root_from_scratch
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.governance.support import (
     MAX_VOTING,

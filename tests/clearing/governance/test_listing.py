@@ -6,7 +6,7 @@ from __future__ import annotations
 from clearing.governance_changes import make_listing
 from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk
-from clearing.root import compute_state_root_from_scratch
+from clearing.transition.root import compute_state_root_from_scratch
 from tests.clearing.governance.support import (
     NEXT_FUTURE,
     ballots,

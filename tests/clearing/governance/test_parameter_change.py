@@ -14,8 +14,8 @@ from clearing.governance_changes import (
 )
 from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import get_member_risk, get_risk_setup
-from clearing.root import compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (

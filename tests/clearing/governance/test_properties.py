@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.block import BlockResult
 from clearing.governance.submit import GovProposal
 from clearing.governance.vote import sign_vote
 from clearing.governance_changes import make_risk_change
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
 from clearing.risk.engine import get_member_risk
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.block import BlockResult
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import MemberKey
 from devnet.sandbox import Sandbox

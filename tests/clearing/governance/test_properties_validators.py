@@ -13,7 +13,7 @@ from clearing.context import Equivocation
 from clearing.governance.vote import sign_vote
 from clearing.governance_changes import Change, RemoveValidator, SetValidatorPower
 from clearing.governance_proposal import VoteChoice
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearing.tx_kind import TxRecord
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import MIN_DELAY, gov_sandbox, propose

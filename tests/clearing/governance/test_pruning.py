@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from clearing.block import BlockResult
 from clearing.governance.configuration import apply_configuration, encode_configuration
 from clearing.governance_changes import Change, SetFee, make_listing
 from clearing.governance_proposal import ProposalStatus
 from clearing.risk.engine import compute_market_solvency_form, get_solvency_market
-from clearing.root import compute_state_root, compute_state_root_from_scratch
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import Auction, ClearingState, Position, get_sub_account_for_write
+from clearing.transition.block import BlockResult
+from clearing.transition.root import compute_state_root, compute_state_root_from_scratch
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     NEXT_FUTURE_MARK,

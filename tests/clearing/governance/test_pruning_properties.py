@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from clearing.governance.pruning import process_instrument_pruning
 from clearing.risk.engine import get_member_risk
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.test_pruning import SECOND, pruning_box
 from tests.clearing.governance.test_roll import ROLLING_FIRST, rolling_doc

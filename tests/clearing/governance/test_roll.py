@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearing.block import BlockResult
 from clearing.governance_changes import RemoveListingTemplate, make_template_change
 from clearing.governance_proposal import ProposalStatus
-from clearing.root import compute_state_root_from_scratch
+from clearing.transition.block import BlockResult
+from clearing.transition.root import compute_state_root_from_scratch
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (
     assert_refused,

@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from clearing.context import BlockContext
 from clearing.governance.roll import process_listing_roll
-from clearing.root import encode_account
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import encode_account
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.test_roll import ROLLING_FIRST, listed, rolling_doc
 from tests.clearing.test_trade import make_batch, make_trade, trading_box

@@ -27,7 +27,7 @@ from clearing.governance_changes import (
     make_risk_change,
 )
 from clearing.instruments import InstrumentStatus
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from records.codec import DecodeError, pack
 from tests.clearing.governance.support import (

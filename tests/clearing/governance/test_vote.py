@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from clearing.governance.vote import GovVote, sign_vote
 from clearing.governance_proposal import Ballot, GovernanceProposal, VoteChoice
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
 from tests.clearing.governance.support import (

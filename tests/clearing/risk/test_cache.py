@@ -26,7 +26,6 @@ from unittest import mock
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clearing.block import BlockResult
 from clearing.risk import engine
 from clearing.risk.cache import RiskCache, TradeFigures, get_lots
 from clearing.risk.errors import InsufficientMargin
@@ -36,7 +35,8 @@ from clearing.risk.margin import (
     compute_trade_losses,
 )
 from clearing.state import ClearingState, Position, SubAccount, get_collateral_value
-from clearing.trade import Trade
+from clearing.transition.block import BlockResult
+from clearing.transition.trade import Trade
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import derive_member_key
 from devnet.sandbox import Sandbox
@@ -170,7 +170,7 @@ def decisions_checked_from_scratch(decisions: list[bool]) -> Iterator[None]:
         decisions.append(True)
         return figures
 
-    with mock.patch("clearing.trade.check_pre_trade", checked):
+    with mock.patch("clearing.transition.trade.check_pre_trade", checked):
         yield
 
 

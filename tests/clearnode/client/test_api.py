@@ -12,7 +12,7 @@ import trio
 
 from bridge.anvil import DEV_PRIVATE_KEY
 from clearing.collateral import CollateralCredit, CollateralObservation
-from clearing.trade import Trade
+from clearing.transition.trade import Trade
 from clearnode.client import (
     BadRequest,
     Client,

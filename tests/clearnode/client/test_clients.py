@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from clearing.block import BlockResult
+from clearing.transition.block import BlockResult
 from clearnode.client import Client, Member, NotFound, Unauthorized
 from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode

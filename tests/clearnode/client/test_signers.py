@@ -7,8 +7,12 @@ from __future__ import annotations
 import json
 
 from clearing.eip712 import verify_member_signature
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_QUERY_FIELDS, MEMBER_REQUESTS
-from clearing.trade import Trade
+from clearing.transition.member_requests import (
+    ACCOUNT_EVENTS_FIELDS,
+    ACCOUNT_QUERY_FIELDS,
+    MEMBER_REQUESTS,
+)
+from clearing.transition.trade import Trade
 from clearnode.client import Member, Venue
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from clearnode.client.signers import (

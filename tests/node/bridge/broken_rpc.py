@@ -35,7 +35,7 @@ from bridge.vault import deposit_token
 from bridge.watcher import scan_pending
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.withdrawal import WithdrawalPaid
 from node import cli
 from node.bridge.chains import RPC_TIMEOUT_S
 from node.keys import BRIDGE_KEY, KeyFile, save_key

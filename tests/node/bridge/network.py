@@ -10,7 +10,7 @@ from typing import Any
 import trio
 
 from bridge.devchain import DevnetChain
-from clearing.tx import decode_tx
+from clearing.transition.tx import decode_tx
 from lightclient.anchor import OUR_ENGINE
 from node.committed import decode_stored_block
 from node.storage import NodeStore

@@ -19,8 +19,8 @@ from clearing.attestation import sign_attestation
 from clearing.collateral import CollateralObservation
 from clearing.genesis import Genesis, Validator, parse_genesis
 from clearing.state import ClearingState, WithdrawalRecord, initialize_state
+from clearing.transition.withdrawal import PayoutObservation
 from clearing.validator_set import install_validators
-from clearing.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN, ExpiryObservation
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_seed
 from node.bridge.gossip import BridgeCheck, ExpiryAttestation

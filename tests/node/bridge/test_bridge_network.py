@@ -31,8 +31,8 @@ from bridge.withdrawal_relay import parse_relay_json
 from clearing.collateral import CollateralCredit, CollateralObservation
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.genesis import parse_genesis
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS
-from clearing.withdrawal import Withdrawal, WithdrawalPaid
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
+from clearing.transition.withdrawal import Withdrawal, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from node import cli
 from node.bridge.gossip import BridgeCheck, encode_message

@@ -19,7 +19,7 @@ from bridge.observation import SignedObservation
 from bridge.vault import deposit_token
 from clearing.attestation import Attestation
 from clearing.genesis import parse_genesis
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation
 from node.bridge.chains import Attester, get_outbox_path, watch_chain
 from node.config import BridgeChainConfig
 from tests.node.bridge.support import (

@@ -15,13 +15,13 @@ import pytest
 
 from bridge.external import SignedExternalEvent, sign_external_event
 from bridge.observation import SignedObservation, sign_observation
-from clearing.block import process_block
 from clearing.collateral import CollateralCredit
 from clearing.context import BlockContext
 from clearing.errors import BadSignature
 from clearing.genesis import parse_genesis
 from clearing.state import initialize_state
-from clearing.tx import encode_tx
+from clearing.transition.block import process_block
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.api.errors import ApiError
 from node.api.http import Request

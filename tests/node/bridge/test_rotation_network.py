@@ -33,7 +33,7 @@ from bridge.vault import deposit_token, get_validator_set, withdraw
 from bridge.withdrawal_relay import parse_relay_json
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.withdrawal import WithdrawalPaid
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.node.bridge.network import DEPTH, find_committed

@@ -49,9 +49,9 @@ from clearing.governance_changes import (
     SetCollateralHaircut,
 )
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
-from clearing.withdrawal import WithdrawalPaid
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
+from clearing.transition.withdrawal import WithdrawalPaid
 from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from node.api.bodies import ACCOUNT_QUERY_FIELDS

@@ -27,7 +27,7 @@ from bridge.withdrawal import WithdrawalSignature, get_relay_json
 from clearing.attestation import Attestation, is_valid_signature, verify_quorum_attestations
 from clearing.genesis import parse_genesis
 from clearing.state import WithdrawalRecord
-from clearing.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.bridge.chains import Attester, VaultReader, watch_chain
 from node.bridge.gossip import PayoutAttestation

@@ -17,7 +17,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import Genesis, compute_genesis_hash, parse_genesis
-from clearing.tx import decode_tx
+from clearing.transition.tx import decode_tx
 from consensus.types import Block, compute_txs_hash
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address

@@ -18,7 +18,7 @@ from tendermint.crypto import keys_pb2
 
 from clearing.context import Equivocation
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.compact import compute_tx_hash
 from lightclient.cometbft import get_address

@@ -19,7 +19,7 @@ import trio
 from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import compute_genesis_hash, parse_genesis
-from clearing.tx import encode_tx, get_tx_kind
+from clearing.transition.tx import encode_tx, get_tx_kind
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from devnet.cometbft_privacy import ask_peer_filter, audit_cometbft
 from devnet.privacy import Secrets

@@ -15,8 +15,8 @@ import pytest
 from tendermint.abci import types_pb2 as abci
 
 from clearing.genesis import Validator, compute_genesis_hash, parse_genesis
-from clearing.snapshot import decode_snapshot, encode_snapshot
 from clearing.state import ClearingState
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from clearing.validator_set import get_active_set_at, install_validators
 from clearnode.client.sandbox_keys import derive_seed
 from lightclient.anchor import COMETBFT, follow_set_changes, get_consensus_chain_id

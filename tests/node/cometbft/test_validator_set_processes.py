@@ -21,7 +21,7 @@ from clearing.governance.submit import sign_proposal
 from clearing.governance.vote import sign_vote
 from clearing.governance_changes import AddValidator, RemoveValidator
 from clearing.governance_proposal import GovernanceProposal, VoteChoice
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from lightclient.anchor import (
     COMETBFT,

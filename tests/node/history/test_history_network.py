@@ -16,9 +16,9 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.member_requests import ACCOUNT_EVENTS_FIELDS, ACCOUNT_PROOF_FIELDS
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from node.clock import wall_clock_ms

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.block import BlockResult, TxResult
 from clearing.default.house import HOUSE
 from clearing.events import make_event
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import decode_tx, encode_tx
+from clearing.transition.block import BlockResult, TxResult
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import decode_tx, encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from node.history.indexer import catch_up_history, get_block_history, make_fill
 from node.storage import NodeStore, StorageError

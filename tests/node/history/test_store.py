@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clearing.block import BlockResult
 from clearing.events import EventValue, make_event
+from clearing.transition.block import BlockResult
 from node.history.indexer import get_block_history, make_fill
 from node.history.store import (
     WORDS,

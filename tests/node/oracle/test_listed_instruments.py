@@ -8,7 +8,7 @@ import pytest
 
 from clearing.errors import BadSignature, UnknownInstrument
 from clearing.oracle import PriceObservation, PriceUpdate, sign_price_observation
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from devnet.sandbox import Sandbox
 from node.oracle.gossip import ObservationCheck, encode_observation
 from node.oracle.sampler import OracleSampler

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from clearing.context import Equivocation
 from clearing.oracle import FreshnessRule, PriceObservation, sign_price_observation
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from devnet.sandbox import Sandbox
 from node.oracle.pool import PriceObservationPool
 

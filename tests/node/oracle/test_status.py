@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from clearing.context import Equivocation
 from clearing.oracle import FreshnessRule, sign_price_observation
-from clearing.tx import encode_tx
+from clearing.transition.tx import encode_tx
 from devnet.sandbox import Sandbox
 from node.oracle.pool import PriceObservationPool
 from node.oracle.status import OracleMetrics, OracleStatus

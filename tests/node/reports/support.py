@@ -7,9 +7,9 @@ import io
 from typing import Any
 
 from clearing.eip712 import sign_typed
-from clearing.member_requests import compute_openings_signable
-from clearing.root import compute_state_root
-from clearing.trade import Trade, TradeBatch, sign_trade_batch
+from clearing.transition.member_requests import compute_openings_signable
+from clearing.transition.root import compute_state_root
+from clearing.transition.trade import Trade, TradeBatch, sign_trade_batch
 from clearing.tx_kind import TxRecord
 from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate

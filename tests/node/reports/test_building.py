@@ -16,7 +16,7 @@ from clearing.attestation import verify_quorum_attestations
 from clearing.context import Equivocation
 from clearing.report_commitment import compute_report_signing_bytes
 from clearing.risk.engine import get_solvency_market
-from clearing.root import compute_state_root
+from clearing.transition.root import compute_state_root
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.keys import KeyFileError
 from node.reports.gossip import (

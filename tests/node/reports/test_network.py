@@ -22,8 +22,8 @@ import pytest
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
-from clearing.member_requests import ACCOUNT_QUERY_FIELDS
-from clearing.tx import encode_tx
+from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import MemberKey
 from devnet.sandbox import Sandbox
 from node.clock import wall_clock_ms

@@ -21,13 +21,13 @@ import pytest
 import trio
 import trio.testing
 
-from clearing.block import BlockResult
 from clearing.context import Equivocation
 from clearing.genesis import compute_genesis_hash
 from clearing.report_commitment import ReportCommitment
-from clearing.reported_accounts import AccountKey
-from clearing.root import compute_state_root
-from clearing.tx import decode_tx
+from clearing.transition.block import BlockResult
+from clearing.transition.reported_accounts import AccountKey
+from clearing.transition.root import compute_state_root
+from clearing.transition.tx import decode_tx
 from clearing.validator_set import install_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox

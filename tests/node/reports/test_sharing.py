@@ -9,7 +9,7 @@ import msgpack
 import pytest
 import trio
 
-from clearing.reported_accounts import AccountKey
+from clearing.transition.reported_accounts import AccountKey
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.reports.gossip import (
     MAX_PROOF_BYTES,

@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis
-from clearing.root import compute_state_root
 from clearing.state import ClearingState
+from clearing.transition.root import compute_state_root
 from consensus.types import Block
 from lightclient.anchor import StateAnchor
 from lightclient.header import BlockHeader

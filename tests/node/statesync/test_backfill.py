@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from clearing.snapshot import encode_snapshot
+from clearing.transition.snapshot import encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import get_consensus_chain_id
 from node.blocksync import PROTOCOL, SyncRequest, SyncResponse, serve_blocks

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from clearing.snapshot import encode_snapshot
+from clearing.transition.snapshot import encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import TRUSTING_PERIOD_MS, SetChange, Trust, get_consensus_chain_id
 from lightclient.commit import CommitCertificate

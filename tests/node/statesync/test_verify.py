@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 
-from clearing.root import compute_state_root
-from clearing.snapshot import decode_snapshot, encode_snapshot
+from clearing.transition.root import compute_state_root
+from clearing.transition.snapshot import decode_snapshot, encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import Checkpoint, Trust
 from lightclient.header import BlockHeader

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from bridge.rotation import get_consensus_set
 from bridge.validators import EvmValidatorSet
-from clearing.block import BlockResult, TxResult
 from clearing.context import Equivocation
 from clearing.default.events import EventKind
 from clearing.events import make_event
-from clearing.trade import Trade, sign_trade_batch
+from clearing.transition.block import BlockResult, TxResult
+from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.validator_set import install_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig

@@ -14,8 +14,8 @@ import httpx
 import pytest
 import trio
 
-from clearing.trade import Trade, sign_trade_batch
-from clearing.tx import encode_tx
+from clearing.transition.trade import Trade, sign_trade_batch
+from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic

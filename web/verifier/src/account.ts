@@ -1,6 +1,6 @@
 /** A member's openings checked against its own account under the report's state root
- * (proofs/member_account.py, proofs/account_proof.py, clearing/root.py and the account
- * record of clearing/snapshot.py): the record hashed up its Merkle path gives the root,
+ * (proofs/member_account.py, proofs/account_proof.py, clearing/transition/root.py and the account
+ * record of clearing/transition/snapshot.py): the record hashed up its Merkle path gives the root,
  * and every value opened is what the record holds under that label. */
 
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -81,10 +81,11 @@ export function computeAccountsRoot(member: Uint8Array, account: Uint8Array, ste
   return node;
 }
 
-/** The root `found` proves its account under (clearing.root.verify_account_proof). */
+/** The root `found` proves its account under (clearing.transition.root.verify_account_proof). */
 function computeProvenRoot(found: AccountProofFile): Uint8Array {
   const accountsRoot = computeAccountsRoot(found.member, found.account, found.steps);
-  return sha256(concat(Uint8Array.of(3), accountsRoot, found.globalsHash)); // clearing.root.compute_root
+  // clearing.transition.root.compute_root
+  return sha256(concat(Uint8Array.of(3), accountsRoot, found.globalsHash));
 }
 
 const signedInt = (v: Value, what: string): bigint => expectInt(v, what, MIN_INT64, INT64_MAX);

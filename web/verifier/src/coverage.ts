@@ -1,6 +1,6 @@
 /** A report covers every account under its state root: none left out, none made up
  * (proofs/coverage.py). The state root commits to the list of accounts a report must
- * cover (clearing/reported_accounts.py) and, in the published ledger, to their cash; a
+ * cover (clearing/transition/reported_accounts.py) and, in the published ledger, to their cash; a
  * report must prove or list in default exactly those accounts, and its accounts' cash
  * must be the cash under the root. */
 

@@ -1,6 +1,6 @@
 /** The market the statement is computed from, and its proof under the state root with
  * the configuration in force, the published roles and the published ledger
- * (clearing/risk/solvency.py SolvencyMarket, clearing/root.py MarketProof). */
+ * (clearing/risk/solvency.py SolvencyMarket, clearing/transition/root.py MarketProof). */
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concat, utf8 } from "./bytes";
@@ -21,7 +21,7 @@ export const MAX_CONFIGURATION_BYTES = 4 * 1024 * 1024;
 export const MAX_PUBLISHED_ROLES_BYTES = 8 * 1024 * 1024;
 /** clearing/published_ledger.py MAX_PUBLISHED_LEDGER_BYTES. */
 export const MAX_PUBLISHED_LEDGER_BYTES = 8 * 1024 * 1024;
-/** clearing/reported_accounts.py MAX_REPORTED_ACCOUNTS_BYTES. */
+/** clearing/transition/reported_accounts.py MAX_REPORTED_ACCOUNTS_BYTES. */
 export const MAX_REPORTED_ACCOUNTS_BYTES = 8 * 1024 * 1024;
 const ROOT_PREFIX = Uint8Array.of(0x03);
 const GLOBALS_PREFIX = Uint8Array.of(0x07);
@@ -39,7 +39,8 @@ export interface MarketProof {
   /** The epoch's defaults, the insurance fund, the reserves and the reported cash
    * (clearing/published_ledger.py), decoded by ledger.ts. */
   ledger: Uint8Array;
-  /** Every account a report must cover (clearing/reported_accounts.py), decoded by coverage.ts. */
+  /** Every account a report must cover (clearing/transition/reported_accounts.py), decoded
+   * by coverage.ts. */
   reportedAccounts: Uint8Array;
   recordsHash: Uint8Array;
 }

@@ -10,7 +10,7 @@ prices) and the configuration in force (its governed sections as canonical JSON,
 ...), and a third leaf is who clears through whom (``clearing.published_roles``), a
 fourth what a report publishes of the ledger (the epoch's defaults, the insurance fund,
 the reserves, the reported cash: ``clearing.published_ledger``) and a fifth the accounts
-a report must cover (``clearing.reported_accounts``), so a report proves all five under
+a report must cover (``clearing.transition.reported_accounts``), so a report proves all five under
 the root with their hashes and the bytes of all but the market (``MarketProof``) and
 publishes nothing else of the globals (they hold pending withdrawals). Accounts are leaves
 keyed by member address with value ``encode_account(member)`` (msgpack, fixed
@@ -29,7 +29,7 @@ nonces whole.
 
 A member proves its account with ``get_account_proof`` and anyone checks it
 with ``verify_account_proof(root, member, account_bytes, proof)``; the bytes
-decode with ``clearing.snapshot.decode_member``.
+decode with ``clearing.transition.snapshot.decode_member``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,10 @@ from clearing.published_roles import (
 )
 from clearing.replay_protection import get_replay_fields
 from clearing.report_commitment import ReportHashChain, compute_report_hashes_digest
-from clearing.reported_accounts import (
+from clearing.risk.engine import get_solvency_market
+from clearing.risk.solvency import SolvencyMarket
+from clearing.state import ClearingState, Member
+from clearing.transition.reported_accounts import (
     MAX_REPORTED_ACCOUNTS_BYTES,
     AccountKey,
     ReportedAccounts,
@@ -72,9 +75,6 @@ from clearing.reported_accounts import (
     get_reported_accounts,
     hash_reported_accounts,
 )
-from clearing.risk.engine import get_solvency_market
-from clearing.risk.solvency import SolvencyMarket
-from clearing.state import ClearingState, Member
 from clearing.upgrade_plan import get_upgrade_fields
 from clearing.validator_set import get_validator_fields
 from records.codec import DecodeError, encode_big_int, expect_bytes, expect_list, pack, unpack

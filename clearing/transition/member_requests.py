@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from clearing.eip712 import SignableMessage, compute_signable
 from clearing.request_schema import SignedRequest
-from clearing.tx import get_records_submitted_by
+from clearing.transition.tx import get_records_submitted_by
 from clearing.tx_kind import Submitter
 
 MEMBER_REQUESTS: dict[str, type[SignedRequest]] = {

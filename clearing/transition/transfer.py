@@ -17,7 +17,6 @@ from clearing.collateral import (
     increase_collateral,
 )
 from clearing.context import BlockContext
-from clearing.eligibility import check_debit_eligibility
 from clearing.errors import InsufficientCash, SameSubAccount, UnknownCollateral
 from clearing.events import Event, make_event
 from clearing.member_authorisation import (
@@ -38,6 +37,7 @@ from clearing.request_schema import (
     member_request,
 )
 from clearing.state import ClearingState, get_sub_account, get_sub_account_for_write
+from clearing.transition.eligibility import check_debit_eligibility
 from clearing.units import MAX_UINT64
 
 CASH_CHAIN_ID = 0

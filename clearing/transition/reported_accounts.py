@@ -5,15 +5,15 @@ the clearing house's own account, or lists it in default in the clear. A quorum 
 left one out (an insolvent member holding only cash, an insolvent member with the
 counterparty whose position offsets it, an account opened in the epoch's last block)
 would sign a report whose every proof verifies. So the state root commits to the list
-of those accounts, a leaf of its own (clearing/root.py), and a verifier fails a report
+of those accounts, a leaf of its own (clearing/transition/root.py), and a verifier fails a report
 whose accounts are not exactly the list, naming each one missing or made up. The list
 names owners and sub-accounts only, as every report does; the published ledger beside it
 commits to the total of their cash (clearing/published_ledger.py), which the report's
 cash aggregate must equal, so no account's cash can be left out of the sums either.
 
 The root keeps the list between blocks and encodes it again only when an account enters
-or leaves it (clearing/root.py ``RootCache``): a block of trades changes balances, not the
-list.
+or leaves it (clearing/transition/root.py ``RootCache``): a block of trades changes
+balances, not the list.
 """
 
 from __future__ import annotations

@@ -12,12 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from clearing.client_requests import (
-    ACCEPT_CLIENT_ACCOUNT,
-    OFFER_CLIENT_ACCOUNT,
-    AcceptClientAccount,
-    OfferClientAccount,
-)
 from clearing.collateral import COLLATERAL_CREDIT, CollateralCredit
 from clearing.default.bidding import AUCTION_BID, REGISTER_BIDDER, AuctionBid, RegisterBidder
 from clearing.governance.submit import GOV_PROPOSAL, GovProposal
@@ -25,11 +19,17 @@ from clearing.governance.vote import GOV_VOTE, GovVote
 from clearing.limits import MAX_TX_BYTES
 from clearing.oracle import PRICE_UPDATE, PriceUpdate
 from clearing.report_commitment import REPORT_COMMITMENT, ReportCommitment
-from clearing.trade import TRADE_BATCH, TradeBatch
-from clearing.transfer import TRANSFER, Transfer
+from clearing.transition.client_requests import (
+    ACCEPT_CLIENT_ACCOUNT,
+    OFFER_CLIENT_ACCOUNT,
+    AcceptClientAccount,
+    OfferClientAccount,
+)
+from clearing.transition.trade import TRADE_BATCH, TradeBatch
+from clearing.transition.transfer import TRANSFER, Transfer
+from clearing.transition.withdrawal import WITHDRAWAL, WITHDRAWAL_PAID, Withdrawal, WithdrawalPaid
 from clearing.tx_kind import AnyKind, Submitter, TxRecord
 from clearing.venues import AUTHORISE_VENUE, AuthoriseVenue
-from clearing.withdrawal import WITHDRAWAL, WITHDRAWAL_PAID, Withdrawal, WithdrawalPaid
 from clearing.withdrawal_expiry import WITHDRAWAL_EXPIRED, WithdrawalExpired
 from records.codec import DecodeError, expect_int, expect_list, pack, unpack, unpack_head
 

@@ -33,17 +33,17 @@ from clearing.default.steps import process_default_fund_step, process_liquidatio
 from clearing.errors import InvalidTransaction, TimeNotMonotonic, WrongBlockChain, WrongBlockHeight
 from clearing.events import Event
 from clearing.expiry import process_expiries
-from clearing.funding import process_funding
 from clearing.governance.execution import process_governance
 from clearing.governance.pruning import process_instrument_pruning
 from clearing.governance.roll import process_listing_roll
 from clearing.jailing import process_equivocations
-from clearing.negative_cash import process_negative_cash
 from clearing.release import MIGRATIONS
-from clearing.root import compute_state_root
 from clearing.settlement import process_mark_to_market
 from clearing.state import ClearingState
-from clearing.tx import KIND_OF, Transaction, decode_tx
+from clearing.transition.funding import process_funding
+from clearing.transition.negative_cash import process_negative_cash
+from clearing.transition.root import compute_state_root
+from clearing.transition.tx import KIND_OF, Transaction, decode_tx
 from clearing.upgrade import Migration, check_release, process_upgrade
 from records.codec import (
     DecodeError,

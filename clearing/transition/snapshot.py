@@ -27,7 +27,6 @@ from clearing.governance.configuration import (
     get_proposal_changes,
 )
 from clearing.replay_protection import DepositNonces, TradeIdWindow, get_credit_fields
-from clearing.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.state import (
     Auction,
     Bid,
@@ -41,6 +40,7 @@ from clearing.state import (
     initialize_state,
     is_in_default_order,
 )
+from clearing.transition.root import ACCOUNT_VERSION, encode_account, get_global_fields
 from clearing.upgrade_plan import UPGRADE_FIELDS, read_upgrade_fields
 from clearing.validator_set import VALIDATOR_FIELDS, decode_validator_fields
 from records.codec import (

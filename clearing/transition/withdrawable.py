@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 from clearing.assets import CollateralKey
 from clearing.default.house import get_uncovered_deficit
-from clearing.eligibility import get_debit_requirement
 from clearing.state import (
     ClearingState,
     SubAccount,
@@ -21,6 +20,7 @@ from clearing.state import (
     get_value_per_quantum,
     is_settlement_token,
 )
+from clearing.transition.eligibility import get_debit_requirement
 
 
 @dataclass(frozen=True, slots=True)

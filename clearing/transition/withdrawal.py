@@ -30,7 +30,6 @@ from clearing.attestation import Attestations, compute_signing_bytes, verify_quo
 from clearing.collateral import check_collateral_debit, decrease_collateral, decrease_vault_quanta
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
-from clearing.eligibility import check_debit_eligibility
 from clearing.errors import InsufficientCash, InsufficientReserve, UnknownCollateral
 from clearing.events import Event, make_event
 from clearing.member_authorisation import (
@@ -58,6 +57,7 @@ from clearing.state import (
     get_sub_account,
     is_settlement_token,
 )
+from clearing.transition.eligibility import check_debit_eligibility
 from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from clearing.units import MAX_UINT64
 from records.declared import Address, ChainId, Declared, Hash, Uint, declare_record

@@ -8,14 +8,14 @@ already past; and one issued ahead of that time, the one refusal a later time ma
 which its `IssuedInFuture` says), replays of nonces, trade ids, chain logs and price
 observations already in the state, so that a transaction which cannot apply takes no
 gossip bandwidth or block space. Checks that the next blocks may change (margin,
-balances) run only in `clearing.block.process_block`; admission never changes the state.
+balances) run only in `clearing.transition.block.process_block`; admission never changes the state.
 """
 
 from __future__ import annotations
 
 from clearing.context import BlockContext
 from clearing.state import ClearingState
-from clearing.tx import KIND_OF, Transaction
+from clearing.transition.tx import KIND_OF, Transaction
 from clearing.tx_kind import Admission
 
 
