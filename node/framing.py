@@ -1,5 +1,5 @@
 """Length-prefixed frames over a byte stream, read in 64 KiB chunks: the p2p request
-streams (node/p2p/host.py) and the pipes to the proving process (node/reports/worker.py).
+streams (node/p2p/requests.py) and the pipes to the proving process (node/reports/worker.py).
 
 py-libp2p's varint reader pulls one byte per read (4 MB/s measured here);
 reading large chunks and splitting frames locally reaches 64 MB/s. A frame is

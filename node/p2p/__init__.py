@@ -1,7 +1,8 @@
 """Thin adapter around py-libp2p: the only place in the code base that imports libp2p."""
 
 from node.p2p.errors import FrameError, MessageTooLarge, P2PError, RequestFailed, UnknownTopic
-from node.p2p.host import Delivery, HostConfig, P2PNode, Topic, open_p2p
+from node.p2p.gossip import Delivery, Topic
+from node.p2p.host import HostConfig, P2PNode, open_p2p
 from node.p2p.scoring import Offence, PeerScores, ScoreParams
 
 __all__ = [

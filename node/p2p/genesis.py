@@ -1,4 +1,5 @@
-"""The genesis handshake: what two nodes exchange first on every new connection.
+"""The genesis handshake: what two nodes exchange first on every new connection (the
+streams it runs on: node/p2p/handshake.py).
 
 A node of another genesis (one byte of its file changed) would otherwise sync the
 network's blocks, follow them on a state of its own and slow the network down at its
@@ -10,7 +11,7 @@ whichever comes first, and a side whose own exchange fails still knows the hash 
 peer's exchange brought.
 
 Until a peer's hash is known to be ours (`GenesisGate`), the host opens no gossip stream
-to it, holds its gossip stream and its requests unread (node/p2p/pubsub.py, host.py) and
+to it, holds its gossip stream and its requests unread (node/p2p/pubsub.py, requests.py) and
 counts it as no connected peer (block sync, requests). A peer of another genesis has its
 connections closed, is logged once at warning and counted (`OtherGenesisPeers`, which
 CometBFT's refusals of another network feed too: node/cometbft/runtime.py), and is not

@@ -28,7 +28,7 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
   `_handle_new_peer` ran, so each refusal set off one more dial, outside the host's
   backoff (node/p2p/host.py `keep_connected` owns redialling): a stream is opened
   only on a connection still open.
-- No gossip with a peer the host does not admit (node/p2p/host.py closes its
+- No gossip with a peer the host does not admit (node/p2p/door.py closes its
   connection, but only after the library's `connected` notifee has queued the peer):
   no stream is opened to it, so it hears neither our subscriptions nor any message, and
   its inbound stream is reset unread, so its subscriptions and GRAFTs never reach the

@@ -33,7 +33,7 @@ run stops; figures past CATCH_UP_S are kept, and failed by `check_rolling_restar
 
 
 SCORED = re.compile(r"peer \S+ offence \w+|banning peer")
-"""Log lines of a node that charged a peer an offence or banned it (`P2PNode.penalize`
+"""Log lines of a node that charged a peer an offence or banned it (`Door.penalize`
 logs every charge): honest peers restarting must cause none."""
 
 

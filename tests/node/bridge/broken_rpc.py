@@ -192,7 +192,7 @@ class OffenceLines(logging.Handler):
 
     @contextmanager
     def collecting(self) -> Iterator[None]:
-        logger = logging.getLogger("node.p2p.host")
+        logger = logging.getLogger("node.p2p.door")
         level = logger.level
         logger.setLevel(logging.INFO)
         logger.addHandler(self)

@@ -64,7 +64,7 @@ async def test_a_stranger_cannot_request_and_is_logged_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server = BlockServer()
-    caplog.set_level(logging.INFO, logger="node.p2p.host")
+    caplog.set_level(logging.INFO, logger="node.p2p.door")
     async with AsyncExitStack() as stack:
         a, b = await open_members(stack)
         b.set_request_handler(PROTOCOL, server.serve, max_request_bytes=64)
@@ -97,7 +97,7 @@ async def test_a_peer_no_longer_allowed_is_cut_off_and_one_allowed_again_comes_b
 ) -> None:
     """The allowed set follows the validator set: a removed validator's connections close
     (said once), its gossip is dropped, nobody is scored; allowed again, it reconnects."""
-    caplog.set_level(logging.INFO, logger="node.p2p.host")
+    caplog.set_level(logging.INFO, logger="node.p2p.door")
     with_c = MEMBERS | {peer_id_of("c")}
     async with AsyncExitStack() as stack:
         a = await stack.enter_async_context(open_p2p(config("a", allowed_peers=with_c), TOPICS))

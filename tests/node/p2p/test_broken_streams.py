@@ -97,11 +97,11 @@ async def test_a_message_stale_by_delivery_is_dropped_and_the_node_goes_on() -> 
     async with open_p2p(config("a"), TOPICS) as a, open_p2p(config("b"), ours) as b:
         await b.connect(a.listen_addrs()[0])
         await a.wait_for_mesh("tx", 1)
-        b._stash = Forgetful()
+        b._gossip._stash = Forgetful()
         await a.publish("tx", note("first"))
         with trio.fail_after(10):
             while b.counters["tx", "dropped"] == 0:
                 await trio.sleep(0.01)
-        b._stash = OrderedDict()
+        b._gossip._stash = OrderedDict()
         await a.publish("tx", msgpack.packb([1, "second"]))
         assert await receive(b, "tx") == (a.peer_id, "second")

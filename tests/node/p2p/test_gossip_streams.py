@@ -12,6 +12,7 @@ from libp2p.pubsub.pubsub_notifee import PubsubNotifee
 from libp2p.utils.varint import encode_varint_prefixed
 
 from node.p2p import P2PNode, Topic, open_p2p
+from node.p2p.connections import disconnect_quietly
 from tests.node.p2p.support import (
     config,
     count_dead_links_closed,
@@ -104,7 +105,7 @@ async def test_a_reconnection_that_overtakes_the_old_connections_cleanup_is_hear
             held_send, held = trio.open_memory_channel[ID](8)
             notifee.dead_peers_queue, library_queue = held_send, notifee.dead_peers_queue
             old = a_network.get_connections(ID.from_base58(b.peer_id))[0]
-            await b._disconnect_quietly(ID.from_base58(a.peer_id))
+            await disconnect_quietly(b._host, ID.from_base58(a.peer_id))
             # until the new connection's genesis handshake and its gossip stream are done:
             # a new connection alone let the held notice in first on a loaded machine
             with trio.fail_after(10):

@@ -20,7 +20,8 @@ from node.p2p import (
     UnknownTopic,
     open_p2p,
 )
-from node.p2p.host import TCP_CONNECT_S, route_library_logs
+from node.p2p.connections import close_peer
+from node.p2p.library import TCP_CONNECT_S, route_library_logs
 from node.p2p.peer_links import FAILED_DIALS_WARNED
 from tests.node.p2p.support import (
     MAX_NOTE,
@@ -87,7 +88,7 @@ async def test_a_stale_message_stops_at_first_hop_and_costs_nobody() -> None:
             data=msgpack.packb([0, "again"]), topicIDs=["tx"],
         )  # fmt: skip
         for _ in range(3):  # re-delivered by every honest forwarder after a restart
-            assert b._validate(a._host.get_id(), stale) is False
+            assert b._gossip.validate(a._host.get_id(), stale) is False
         assert b.scores.get_score(a.peer_id) == 1
         assert (b.counters["tx", "ignored"], b.counters["tx", "rejected_again"]) == (2, 2)
 
@@ -100,7 +101,7 @@ async def test_a_refused_message_delivered_again_costs_its_forwarder_once() -> N
             topicIDs=["tx"],
         )  # fmt: skip
         for _ in range(4):
-            assert b._validate(a._host.get_id(), refused) is False
+            assert b._gossip.validate(a._host.get_id(), refused) is False
         assert b.scores.get_score(a.peer_id) == -Offence.INVALID.penalty
         assert (b.counters["tx", "rejected"], b.counters["tx", "rejected_again"]) == (1, 3)
 
@@ -135,7 +136,7 @@ async def test_repeat_offender_is_banned_refused_and_forgiven_after_the_ban(
 ) -> None:
     """b bans a for garbage; a's re-dials are closed and its requests unanswered while the
     ban lasts; once it expires a reconnects and gossips again."""
-    caplog.set_level(logging.INFO, logger="node.p2p.host")
+    caplog.set_level(logging.INFO, logger="node.p2p.door")
     async with line("a", "b", scores=ScoreParams(ban_at=-50, ban_s=2)) as (a, b):
         b.set_request_handler("/clearnode/echo/1", echo, max_request_bytes=64)
         for i in range(3):
@@ -322,7 +323,7 @@ async def test_the_callers_own_failure_comes_out_of_the_host_block() -> None:
 
 async def test_each_offence_is_logged_by_its_own_name(caplog: pytest.LogCaptureFixture) -> None:
     async with line("a", "b") as (a, b):
-        with caplog.at_level(logging.INFO, logger="node.p2p.host"):
+        with caplog.at_level(logging.INFO, logger="node.p2p.door"):
             for offence in Offence:
                 b.penalize(a.peer_id, offence)
         logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("peer ")]
@@ -425,7 +426,7 @@ async def test_a_peer_is_dialled_at_the_address_given_not_at_those_its_records_g
     async with line("a", "b") as (a, b):
         peer = ID.from_base58(b.peer_id)
         assert b.listen_addrs()[0] in [str(x) for x in a._host.get_peerstore().addrs(peer)]
-        await a._close_peer(peer)
+        await close_peer(a._host, peer)
         with trio.fail_after(5):
             while b.peer_id in a.connected_peers():
                 await trio.sleep(0.02)

@@ -15,7 +15,7 @@ from libp2p.pubsub import pubsub as libp2p_pubsub
 from libp2p.pubsub.pb.rpc_pb2 import RPC
 
 from node.p2p import peer_records
-from node.p2p.host import _build_host
+from node.p2p.library import build_host
 from node.p2p.peer_records import consume_record_once
 from tests.node.p2p.support import config
 
@@ -47,7 +47,7 @@ def record_rpc(host: Any) -> RPC:
 def test_a_peers_record_is_verified_once_until_it_or_the_stored_one_changes(
     verified: list[bool],
 ) -> None:
-    a, b, c = (_build_host(config(name)) for name in "abc")
+    a, b, c = (build_host(config(name).key_seed, "yamux") for name in "abc")
     for module in (libp2p_pubsub, libp2p_gossipsub):  # where the library's gossip reads RPCs
         assert module.maybe_consume_signed_record is consume_record_once
     rpc = record_rpc(a)
@@ -68,7 +68,7 @@ def test_a_peers_record_is_verified_once_until_it_or_the_stored_one_changes(
 def test_a_record_is_verified_again_after_the_recheck_time(
     verified: list[bool], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a, b = (_build_host(config(name)) for name in "ab")
+    a, b = (build_host(config(name).key_seed, "yamux") for name in "ab")
     monkeypatch.setattr(peer_records, "RECHECK_S", 0.0)
     rpc = record_rpc(a)
     assert consume_record_once(rpc, b, a.get_id())
