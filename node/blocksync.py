@@ -106,14 +106,10 @@ def serve_blocks(node: P2PNode, get_block: GetBlock, get_tip: GetTip) -> None:
 async def fetch_blocks(node: P2PNode, peer: str, from_height: int, max_count: int) -> SyncResponse:
     """One round trip; RequestFailed or DecodeError (the peer is scored down) on failure."""
     request = SyncRequest(from_height, max_count)
-    data = await node.request(
-        peer, PROTOCOL, request.encode(), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-    )
-    try:
-        return SyncResponse.decode(data, from_height)
-    except DecodeError:
-        node.penalize(peer, Offence.UNDECODABLE)
-        raise
+    return await node.ask(
+        peer, PROTOCOL, request.encode(), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+        lambda data: SyncResponse.decode(data, from_height), Offence.UNDECODABLE,
+    )  # fmt: skip
 
 
 HEDGE_S = 2.0

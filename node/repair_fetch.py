@@ -36,7 +36,7 @@ from consensus.compact import CompactProposal
 from consensus.messages import decode_message
 from consensus.types import CommitCertificate, Proposal
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES
-from node.p2p import Offence, P2PNode, RequestFailed
+from node.p2p import P2PNode, RequestFailed
 from records.codec import WIRE_VERSION, DecodeError, expect_int, expect_versioned, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -159,11 +159,10 @@ async def _fetch(
     decode: Callable[[bytes], T | None],
 ) -> T | None:
     try:
-        data = await node.request(peer, protocol, request, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES)
-        answer = decode(data)
+        answer = await node.ask(peer, protocol, request, MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+                                decode)  # fmt: skip
     except DecodeError as exc:
         log.info("%s from %s refused: %s", scope.replace("_", " "), peer, exc)
-        node.penalize(peer, Offence.BAD_RESPONSE)
         node.counters[scope, "bad_response"] += 1
         return None
     except RequestFailed as exc:

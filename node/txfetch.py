@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from clearing.limits import MAX_BLOCK_TXS
 from consensus.compact import compute_tx_hash
 from lightclient.crypto import HASH_BYTES
 from node.limits import MAX_PROPOSAL_BYTES
-from node.p2p import Offence, P2PNode, RequestFailed
+from node.p2p import P2PNode, RequestFailed
 from records.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -99,13 +100,12 @@ async def fetch_txs(node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes]
         if not missing:
             break
         try:
-            data = await node.request(
-                peer, PROTOCOL, encode_request(missing), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
-            )
-            answered = decode_response(data, missing)
+            answered = await node.ask(
+                peer, PROTOCOL, encode_request(missing), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+                partial(decode_response, tx_ids=missing),
+            )  # fmt: skip
         except DecodeError as exc:
             log.info("transaction fetch from %s refused: %s", peer, exc)
-            node.penalize(peer, Offence.BAD_RESPONSE)
             continue
         except RequestFailed as exc:
             log.info("transaction fetch from %s failed: %s", peer, exc)

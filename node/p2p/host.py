@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import multiaddr
 import trio
@@ -70,8 +70,6 @@ from node.worktime import WorkTime
 from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 # meshsub 1.2 is not offered: py-libp2p 0.8.1 answers every received message with an
 # IDONTWANT to each mesh peer, each carrying the sender's signed peer record, rebuilt

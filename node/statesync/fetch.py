@@ -181,16 +181,15 @@ async def gather_offers(p2p: P2PNode) -> dict[str, SnapshotOffer]:
     offers: dict[str, SnapshotOffer] = {}
     for peer in p2p.connected_peers():
         try:
-            data = await p2p.request(
-                peer, OFFER_PROTOCOL, OfferRequest().encode(), MAX_REQUEST_BYTES, MAX_OFFER_BYTES
-            )
-            offer = SnapshotOffer.decode(data)
+            offer = await p2p.ask(
+                peer, OFFER_PROTOCOL, OfferRequest().encode(), MAX_REQUEST_BYTES, MAX_OFFER_BYTES,
+                SnapshotOffer.decode, Offence.UNDECODABLE,
+            )  # fmt: skip
         except RequestFailed as exc:
             log.info("state sync: no offer from %s: %s", peer, exc.reason)
             continue
         except DecodeError as exc:
             log.warning("state sync: %s sent an undecodable offer: %s", peer, exc)
-            p2p.penalize(peer, Offence.UNDECODABLE)
             continue
         log.info("state sync: %s offers the snapshot of height %d", peer, offer.height)
         if offer.height:
