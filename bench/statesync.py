@@ -59,10 +59,10 @@ from lightclient.anchor import Trust, get_consensus_chain_id
 from node.clearing_app import ClearingApp
 from node.history.replay import rebuild_history
 from node.restore import restore_state
+from node.served_snapshots import ServedSnapshots
 from node.statesync.backfill import BATCH_BLOCKS, OUR_BLOCKS, check_backfilled
 from node.statesync.records import CHUNK_BYTES, ChunkRequest
 from node.statesync.serve import SnapshotServer
-from node.statesync.served import ServedSnapshots
 from node.statesync.verify import (
     check_offer,
     check_snapshot,

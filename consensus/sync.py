@@ -1,7 +1,7 @@
 """Block sync: when a node must catch up, and the check of each block fetched.
 
 A lagging node's host fetches committed blocks with their commit certificates
-(the node over request streams, `node/blocksync.py`; the simulator over its
+(the node over request streams, `node/p2p/blocksync.py`; the simulator over its
 network, `consensus/sim/blocksync.py`). A block is accepted only if it extends
 our last block and more than 2/3 of the validator set signed precommits for it.
 """

@@ -12,7 +12,7 @@ shows no transaction and no member's address, and its p2p port lets no stranger 
 - Its RPC is the Unix socket in its home (node/cometbft/home.py): neither the socket
   nor the home grants other users anything. The audit reads the same routes there, as
   the node's user, and must find a transaction's bytes or a block's reference to one in
-  them (a block names what the mempools hold by reference: node/cometbft/compact.py): a
+  them (a block names what the mempools hold by reference: node/storage/comet_compact.py): a
   scan that finds them there would find them on a port, so its silence on the ports
   means something.
 - Its p2p port: CometBFT asks the app about every peer (`filter_peers` in its
@@ -44,9 +44,10 @@ from devnet.privacy import (
     run_in_order,
 )
 from node.cometbft.abci import CODE_OK, FILTER_ID_PATH
-from node.cometbft.home import RPC_SOCKET, get_node_id
+from node.cometbft.home import RPC_SOCKET
 from node.cometbft.process import PID_FILE
 from node.cometbft.rpc import RPC_URL, open_rpc_client
+from node.keys import get_node_id
 
 if TYPE_CHECKING:
     from devnet.homes import Home

@@ -36,7 +36,7 @@ from devnet.ledger_demo import DEFAULT_GENESIS, run_ledger_demo
 from devnet.stopping import Stopped, StopSignals, handle_stop_signals
 
 SUMMARY = "run a local devnet: validator processes, anvil chains, members, venue, reports"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

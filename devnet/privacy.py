@@ -47,7 +47,7 @@ from consensus.compact import compute_tx_hash
 from devnet.network import STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for
 from node.api.bodies import hex0x
 from node.clock import wall_clock_ms
-from node.cometbft.compact import make_ref
+from node.storage.comet_compact import make_ref
 from node.verifier.service import GENESIS_OPERATION, PAGE
 from node.verifier.service import OPERATION as VERIFIER_OPERATION
 
@@ -146,7 +146,7 @@ class Secrets:
     tx_hashes: dict[str, str] = field(default_factory=dict)
     """A transaction's hash (hex) -> which: it opens GET /v1/txs/{hash} to whoever has it."""
     tx_refs: dict[str, str] = field(default_factory=dict)
-    """Base64 of a CometBFT block's reference to a transaction (node/cometbft/compact.py),
+    """Base64 of a CometBFT block's reference to a transaction (node/storage/comet_compact.py),
     from its fourth byte -> which: how CometBFT's RPC shows a block naming it."""
 
     def add_amount(self, value: int, what: str) -> None:

@@ -25,10 +25,10 @@ its CometBFT, which it stops first."""
 
 
 def start_node(home: Path) -> subprocess.Popen[bytes]:
-    """`python -m node.cli start --home HOME`, stdout and stderr to HOME/node.log."""
+    """`python -m node.commands start --home HOME`, stdout and stderr to HOME/node.log."""
     with open(home / "node.log", "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "node.cli", "start", "--home", str(home)],
+            [sys.executable, "-m", "node.commands", "start", "--home", str(home)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

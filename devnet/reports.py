@@ -88,7 +88,7 @@ async def check_report(
 async def _verify(argv: list[str]) -> tuple[int, str]:
     """`clearnode verify ARGV` in its own process: its exit code and what it printed."""
     done = await trio.run_process(
-        [sys.executable, "-m", "node.cli", "verify", *argv],
+        [sys.executable, "-m", "node.commands", "verify", *argv],
         capture_stdout=True,
         stderr=subprocess.STDOUT,
         check=False,

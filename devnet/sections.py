@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from devnet.homes import is_known_section, is_known_source_key
 from node.chainspec import ANVIL_POLL_INTERVAL_MS, ChainSpec, render_bridge_chains
-from node.service_list import get_service_names
+from node.startup.service_list import get_service_names
 
 if TYPE_CHECKING:
     from devnet.chains import DevChain

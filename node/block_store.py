@@ -9,9 +9,8 @@ from dataclasses import dataclass
 
 from consensus.compact import compute_tx_hash
 from consensus.types import Block, CommitCertificate
-from node.blocksync import SyncedBlock
-from node.history.store import BlockHistory
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory
 from node.worktime import BLOCK_STORE, WorkTime
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,7 @@ class SnapshotSchedule:
     """Every `interval` heights, and at each height `is_boundary` names (the last before
     an upgrade in place: the next release starts from that state), the block is stored
     with `encode_state()` (the state after it); only the `kept` newest snapshots stay,
-    and those `get_held()` names (peers are fetching them: node/statesync/served.py)."""
+    and those `get_held()` names (peers are fetching them: node/served_snapshots.py)."""
 
     interval: int
     kept: int
@@ -118,11 +117,3 @@ class SqliteBlockStore:
 
     def save_validator_checkpoint(self, checkpoint: bytes) -> None:
         self.store.save_validator_checkpoint(checkpoint)
-
-    def get_synced(self, height: int) -> SyncedBlock | None:
-        """Block `height` as block sync serves it, once stored with its certificate (on
-        CometBFT its signed header, stored once the next block is)."""
-        stored = self.store.load_block(height)
-        if stored is None or not stored.cert:
-            return None
-        return SyncedBlock(height, stored.block, stored.cert)

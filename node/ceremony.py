@@ -46,12 +46,12 @@ from eth_utils.crypto import keccak
 from bridge.eip712 import SignatureError, recover_signer, sign_digest
 from clearing.genesis import compute_genesis_hash
 from clearing.governance_documents import encode_document
-from node.cometbft.home import get_peer_node_id
 from node.keys import (
     BRIDGE_KEY,
     VALIDATOR_KEY,
     KeyFile,
     check_peer_id,
+    get_peer_node_id,
     load_key,
     save_key,
 )

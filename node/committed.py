@@ -14,8 +14,8 @@ from clearing.context import BlockContext, Equivocation
 from consensus.types import Block, CommitCertificate
 from lightclient.anchor import COMETBFT
 from node.clearing_app import get_equivocations
-from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
+from node.storage.comet_block import CometBlockRecord
 
 
 @dataclass(frozen=True)

@@ -431,7 +431,7 @@ def parse_config(
     reads: dict[tuple[str, str], KeyRead] | None = None,
 ) -> NodeConfig:
     """Build a NodeConfig from parsed TOML; raise ConfigError at the first bad key. Each
-    key read is noted in `reads` when given (node/reference.py's key table)."""
+    key read is noted in `reads` when given (node/reference/tables.py's key table)."""
     t = ConfigTable(file, "", data, reads=reads)
     keys = t.table("keys")
     config = NodeConfig(

@@ -2,7 +2,7 @@
 table that knows the file and the dotted key path, so a bad value is reported as "file,
 key, what was expected, what was found" (`ConfigError`); unknown keys are errors too, a
 typo must not silently fall back to a default. Every key read is noted (`KeyRead`), so
-the operator guide's key table is made from the loader itself (node/reference.py).
+the operator guide's key table is made from the loader itself (node/reference/tables.py).
 """
 
 from __future__ import annotations

@@ -32,6 +32,8 @@ from pathlib import Path
 import base58
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from lightclient.cometbft import get_address
+
 KEY_FILE_VERSION = 1
 NODE_KEY = "node-ed25519"
 VALIDATOR_KEY = "validator-ed25519"
@@ -217,3 +219,29 @@ def compute_peer_id(node_key: KeyFile) -> str:
     whose import would cost every `clearnode init` and `genesis` command 0.5 s."""
     body = ED25519_PEER_KEY + node_key.public_key()
     return base58.b58encode(bytes([IDENTITY_MULTIHASH, len(body)]) + body).decode()
+
+
+class PeerIdError(ValueError):
+    """A libp2p peer id that names no CometBFT node: not a peer id, or one that holds no
+    Ed25519 public key (a hashed key, another key type)."""
+
+    def __init__(self, peer_id: str, problem: str) -> None:
+        super().__init__(f"peer id {peer_id!r} names no CometBFT node: {problem}")
+        self.peer_id = peer_id
+        self.problem = problem
+
+
+def get_node_id(node_key: Ed25519PrivateKey) -> str:
+    """CometBFT's node id: the hex of the node key's address."""
+    return get_address(node_key.public_key().public_bytes_raw()).hex()
+
+
+def get_peer_node_id(peer_id: str) -> str:
+    """The CometBFT node id of the node whose libp2p peer id is `peer_id`: both are of one
+    Ed25519 node key, which an identity peer id (`12D3KooW...`) holds whole, so a genesis
+    listing peer ids names the CometBFT nodes too. PeerIdError if it holds no such key."""
+    try:
+        public = get_peer_public_key(peer_id)
+    except ValueError as exc:
+        raise PeerIdError(peer_id, str(exc)) from None
+    return get_address(public).hex()

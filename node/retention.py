@@ -25,10 +25,13 @@ from dataclasses import dataclass
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_set_change_heights
-from node.reports.inputs import EPOCHS_TRACKED
 from node.storage import NodeStore, Pruned
 
 log = logging.getLogger(__name__)
+
+EPOCHS_TRACKED = 4
+"""Uncommitted epochs whose reports and shares a node keeps, the newest: its reports
+service holds their inputs (node/reports/service.py) and its store their anchors."""
 
 SNAPSHOT_REPORT_ANCHORS = 16
 """How many of the newest report epochs' anchor blocks a snapshot carries, so that a

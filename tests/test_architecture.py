@@ -38,7 +38,8 @@ BELOW_TOOLING: dict[str, set[str]] = {
 }
 TOOLING = {"devnet", "bench"}
 """Above the node: what runs the whole system on one machine, and what measures it.
-Nothing below imports them (node/cli.py finds `clearnode devnet` by its entry point)."""
+Nothing below imports them (the command line, node/commands/, finds `clearnode devnet` by
+its entry point)."""
 FORBIDDEN: dict[str, set[str]] = {
     **{package: banned | TOOLING for package, banned in BELOW_TOOLING.items()},
     "devnet": {"bench"},
@@ -104,14 +105,14 @@ def test_a_node_runtime_loads_no_chain_client() -> None:
     tasks (a fresh interpreter, so this test's own imports do not count)."""
     probe = (
         "import importlib, sys\n"
-        "for name in ('node.runtime', 'node.cometbft.runtime'):\n"
+        "for name in ('node.engine.runtime', 'node.cometbft.runtime'):\n"
         "    importlib.import_module(name)\n"
         f"    print(name, sorted(m for m in {CHAIN_CLIENT!r} if m in sys.modules))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert done.stdout.splitlines() == ["node.runtime []", "node.cometbft.runtime []"]
+    assert done.stdout.splitlines() == ["node.engine.runtime []", "node.cometbft.runtime []"]
 
 
 def test_checker_sees_imports_inside_functions(tmp_path: Path) -> None:
@@ -132,16 +133,16 @@ def test_no_float_literals_or_float_calls_in_clearing() -> None:
 
 
 def test_the_service_interface_imports_no_service() -> None:
-    """node/services.py says what a service is; node/service_list.py alone lists them, so a
-    service module may import the interface without a circle."""
-    listed = ROOT / "node" / "service_list.py"
+    """node/services/ says what a service is; node/startup/service_list.py alone lists them,
+    so a service module may import the interface without a circle."""
+    listed = ROOT / "node" / "startup" / "service_list.py"
     services = {
         node.module
         for node in ast.walk(ast.parse(listed.read_text()))
         if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith(".service")
     }
     assert "node.bridge.service" in services and len(services) > 4
-    interface = ast.parse((ROOT / "node" / "services.py").read_text())
+    interface = ast.parse((ROOT / "node" / "services" / "service.py").read_text())
     imported = {
         node.module for node in ast.walk(interface) if isinstance(node, ast.ImportFrom)
     } | {alias.name for node in ast.walk(interface) if isinstance(node, ast.Import)

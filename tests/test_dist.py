@@ -74,7 +74,7 @@ def test_make_dist_writes_both_sdists_and_the_wheels_they_build(dist: Path, tmp_
     assert {"node/verifier/verify.html", "proofs/generators.bin", "configs/genesis.example.json",
             "bridge/contracts/artifacts/CollateralVault.json"} <= names  # fmt: skip
     assert not [n for n in names if n.startswith(("tests/", "native/", "client/"))]
-    assert "clearnode = node.cli:main" in entry_points
+    assert "clearnode = node.commands:main" in entry_points
 
 
 def test_the_nodes_wheel_installs_offline_verifies_a_report_and_makes_a_home(

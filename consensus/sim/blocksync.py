@@ -1,5 +1,5 @@
 """How a simulated node catches up: block sync over the simulated network, as a real
-node's `node.consensus_loop.catch_up` does over request streams.
+node's `node.engine.consensus_loop.catch_up` does over request streams.
 
 A node syncs when the engine reports a message from too far ahead (`on_behind`), or
 when a peer's messages show it is stuck behind (`consensus.sync.BehindWatch`, with
@@ -7,7 +7,7 @@ one regossip interval of patience). It asks that peer for its blocks from the
 next height on, applies them in order with `Engine.apply_synced_block` (a block that
 fails verification ends the answer and is counted) and asks again while the peer
 has more; then consensus resumes at the new tip (`Engine.start`), as
-`node.driver.Driver.sync_blocks` does. Meanwhile the node drops consensus messages,
+`node.engine.driver.Driver.sync_blocks` does. Meanwhile the node drops consensus messages,
 as the driver does. A request whose answer is not back within `timeout_ms` was
 lost: the node gives up and syncs again when the next message shows it behind.
 """

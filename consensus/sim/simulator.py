@@ -380,7 +380,7 @@ class Simulator:
         node.engine, node.sync = engine, sync
         self._guard(node, engine.start)
         if node.crashes and node.engine is not None:
-            # A restarted node catches up first, as node.consensus_loop.run_consensus does.
+            # A restarted node catches up first, as node.engine.consensus_loop.run_consensus does.
             others = [str(i) for i in range(len(self.nodes)) if i != node.index]
             sync.sync_from(self.rng.choice(others))
 

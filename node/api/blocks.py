@@ -1,7 +1,7 @@
 """A committed block as the API shows it: to anyone, its header, how many transactions
 of each kind it holds and its commit certificate (what a light client needs); to the
 operator listener, also the block's bytes, from which every transaction can be read.
-On a CometBFT network the node stores what the app applied (node/cometbft/record.py):
+On a CometBFT network the node stores what the app applied (node/storage/comet_block.py):
 its height, time, CometBFT's hash and proposer address, and the same counts; CometBFT's
 header and commit are CometBFT's to serve.
 
@@ -16,8 +16,8 @@ from clearing.transition.tx import get_tx_kind
 from consensus.types import Block
 from lightclient.anchor import COMETBFT, OUR_ENGINE
 from node.api.bodies import hex0x
-from node.cometbft.record import CometBlockRecord
 from node.storage import StoredBlock
+from node.storage.comet_block import CometBlockRecord
 
 
 def get_block_view(stored: StoredBlock, engine: str, *, full: bool) -> dict[str, object]:

@@ -4,7 +4,7 @@ The parts keep plain dicts (`P2PNode.counters`, `RequestGate.counters`); a
 `CountersCollector` renders one such dict as a Prometheus counter family when
 `/metrics` is scraped, so there is no second copy of the bookkeeping to drift. The
 families are declared here, once, so the operator guide's metrics table lists them
-without a running node (node/reference.py).
+without a running node (node/reference/tables.py).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ from node.api.node_interface import NodeInterface
 from node.api.openapi import RouteDoc
 from node.api.routes import RouteHandler
 from node.api.signed_queries import SignedQueries
-from node.history.store import HistoryRow
 from node.storage import NodeStore
+from node.storage.history_store import HistoryRow
 from proofs.account_proof import AccountProofFile
 
 PRIVATE = (("Cache-Control", "no-store"),)

@@ -52,8 +52,8 @@ from node.api.member_history import (
 from node.api.openapi import RouteDoc
 from node.api.routes import RouteHandler
 from node.api.signed_queries import SignedQueries
-from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory, HistoryRow
 
 STREAM_BUFFER = 1024
 """Rows a member's subscriber may fall behind live blocks before it is closed."""

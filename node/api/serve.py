@@ -1,5 +1,5 @@
 """Serving a node's HTTP API: `serve_api_of(config, node, metrics, store)` over any
-`NodeInterface` (what `start_node` in node/startup.py runs on either engine), and
+`NodeInterface` (what `start_node` in node/startup/steps.py runs on either engine), and
 `serve_node_api`, which first builds a `LocalNode` over a bare mempool and state (the
 API tests' harness).
 

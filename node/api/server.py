@@ -45,11 +45,11 @@ from node.api.submit import submit_encoded, submit_tx
 from node.api.tiers import PUBLIC, Listener
 from node.api.txs import get_outcome_view
 from node.clock import wall_clock_ms
-from node.history.outcomes import TX_WINDOW_BLOCKS
-from node.history.store import BlockHistory
 from node.limits import MAX_API_BODY_BYTES
 from node.metrics import CONTENT_TYPE, NodeMetrics
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory
+from node.storage.outcomes import TX_WINDOW_BLOCKS
 
 API_VERSION = "1.0.0"
 MAX_HEIGHT = 2**63 - 1
@@ -216,7 +216,7 @@ class ApiApp:
 
     def record_block(self, result: BlockResult) -> None:
         """Keep a committed block's governance events for GET /v1/governance/events (its
-        transactions' outcomes are saved with the block: node/history/outcomes.py)."""
+        transactions' outcomes are saved with the block: node/storage/outcomes.py)."""
         self.governance.record_block(result)
 
     # submissions

@@ -1,11 +1,11 @@
 """The answer of GET /v1/txs/{hash} for a committed transaction: its outcome as the node
-saved it with its block (node/history/outcomes.py), in JSON."""
+saved it with its block (node/storage/outcomes.py), in JSON."""
 
 from __future__ import annotations
 
 from clearing.events import Event
 from node.api.errors import to_json_value
-from node.history.outcomes import TxOutcome
+from node.storage.outcomes import TxOutcome
 
 
 def get_outcome_view(outcome: TxOutcome) -> dict[str, object]:

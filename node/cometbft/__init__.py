@@ -2,7 +2,7 @@
 the server that puts the clearing app behind them.
 
 A network runs one engine. On `clearnode` (the embedded default) the node orders
-blocks itself over libp2p (`consensus/`, `node/driver.py`); on `cometbft` a CometBFT
+blocks itself over libp2p (`consensus/`, `node/engine/driver.py`); on `cometbft` a CometBFT
 process orders them and drives the same `ClearingApp` through ABCI, so both give the
 same state root for the same blocks.
 """

@@ -8,12 +8,12 @@ Request by request:
   height, validators, and our genesis's hash as the app state); answers the genesis
   state root, which block 1's header then carries.
 - Query: CometBFT's peer filter (`filter_peers`): a peer's node id passes if it is the
-  node of an allowed peer (node/allowed_peers.py, followed as the validator set
+  node of an allowed peer (node/p2p/allowed_peers.py, followed as the validator set
   changes), its address always; every other query is refused.
 - CheckTx: the node's admission check (node/txcheck.py), code 0 or a refusal whose
   `data` is the error's type and `log` its message (what broadcast_tx_sync returns).
 - PrepareProposal: `ClearingApp`'s, within CometBFT's byte budget, each transaction the
-  mempool admitted as a reference to it (node/cometbft/compact.py).
+  mempool admitted as a reference to it (node/storage/comet_compact.py).
 - ProcessProposal: the references resolved (node/cometbft/bodies.py: the mempool, then
   the peers, for at most 2 s: `gather` runs before the answer), the block
   checked as `ClearingApp` checks one, its bodies kept in the store before it is accepted.
@@ -50,13 +50,14 @@ from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
-from node.cometbft.compact import compact_txs, get_ref_indices, read_ref, resolve_items
-from node.cometbft.home import PeerIdError, get_app_state, get_peer_node_id
+from node.cometbft.home import get_app_state
 from node.cometbft.process import StoppedMidBlock
-from node.cometbft.record import CometBlockRecord
 from node.cometbft.snapshots import AppSnapshots
+from node.keys import PeerIdError, get_peer_node_id
 from node.mempool import CheckFn
 from node.storage import NodeStore
+from node.storage.comet_block import CometBlockRecord
+from node.storage.comet_compact import compact_txs, get_ref_indices, read_ref, resolve_items
 from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
 from records.codec import DecodeError
 
@@ -177,7 +178,7 @@ class ClearingAbci:
     `check` is the mempool's admission check; `on_commit` receives each block once it
     is committed (after FinalizeBlock, at Commit), in height order; `allowed_peers` gives
     the libp2p peer ids allowed to connect now (None: everyone), the set the node's own
-    p2p host keeps on the validators in force (node/allowed_peers.py `AllowedPeers`);
+    p2p host keeps on the validators in force (node/p2p/allowed_peers.py `AllowedPeers`);
     `retain_height` the first height the node's store holds, below which CometBFT may
     prune its own (node/retention.py); `snapshots` the store's snapshots for CometBFT's
     state sync, served and restored from (None: an app without a store offers none and

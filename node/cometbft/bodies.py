@@ -1,17 +1,17 @@
-"""Where a CometBFT node finds the bodies a block's references name (node/cometbft/compact.py).
+"""Where a CometBFT node finds the bodies a block's references name (node/storage/comet_compact.py).
 
 In order: CometBFT's mempool as the app's CheckTx saw it (`pending`: gossip brings most
 bodies there before the proposal that names them), the bodies of proposals this node
 accepted at heights not yet committed (and of blocks fetched ahead), and its peers: for a
 committed block, that block and the ones after it from a peer's store
-(node/blocksync.py's protocol), then by hash (node/txfetch.py's, answered from the
+(node/p2p/blocksync.py's protocol), then by hash (node/p2p/txfetch.py's, answered from the
 peers' mempools and accepted proposals); for a proposal, by hash alone.
 
 A validator keeps the bodies of each proposal it accepts in its store before it answers
 ProcessProposal, so before it prevotes: a block more than 2/3 of the power prevoted is
 held by the honest ones among them, whatever crashes, and a node restarted between
 CometBFT's commit of a block and its own resolves the block CometBFT replays to it. The
-store forgets them with the block of their height (node/storage.py `save_block`).
+store forgets them with the block of their height (node/storage/node_store.py `save_block`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 import trio
 
 from consensus.compact import compute_tx_hash
-from node.blocksync import fetch_blocks
-from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord
 from node.p2p import Offence, P2PNode, RequestFailed
+from node.p2p.blocksync import fetch_blocks
+from node.p2p.txfetch import fetch_txs
 from node.storage import NodeStore
-from node.txfetch import fetch_txs
+from node.storage.comet_block import MAX_RECORD_BYTES, CometBlockRecord
 from records.codec import (
     WIRE_VERSION,
     DecodeError,

@@ -19,11 +19,11 @@ from clearing.validator_set import get_block_signers
 from lightclient.anchor import AnchorHeader
 from lightclient.cometbft import CometValidatorPowers, compute_merkle_root
 from lightclient.commit import InvalidCommit
-from node.blocksync import SyncedBlock
-from node.cometbft.record import CometBlockRecord, SignedHeader
+from node.p2p.blocksync import SyncedBlock
 from node.statesync.backfill import EngineBlocks
 from node.statesync.verify import BlockRefused
 from node.storage import StoredBlock
+from node.storage.comet_block import CometBlockRecord, SignedHeader
 from records.codec import DecodeError
 
 

@@ -42,7 +42,6 @@ from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import TRUSTING_PERIOD_MS, get_consensus_chain_id
 from lightclient.cometbft import get_address
-from node.keys import get_peer_public_key
 from node.storage import OtherGenesisStore
 
 ED25519_PUBLIC = "tendermint/PubKeyEd25519"
@@ -94,16 +93,6 @@ class Listeners:
     pprof_port: int | None = None
 
 
-class PeerIdError(ValueError):
-    """A libp2p peer id that names no CometBFT node: not a peer id, or one that holds no
-    Ed25519 public key (a hashed key, another key type)."""
-
-    def __init__(self, peer_id: str, problem: str) -> None:
-        super().__init__(f"peer id {peer_id!r} names no CometBFT node: {problem}")
-        self.peer_id = peer_id
-        self.problem = problem
-
-
 class SocketPathTooLong(ValueError):
     """A socket of the CometBFT home whose path a Unix socket address cannot hold."""
 
@@ -130,22 +119,6 @@ def check_socket_paths(home: Path) -> None:
     """The home's sockets fit a Unix socket address (SocketPathTooLong if not)."""
     for name in (ABCI_SOCKET, RPC_SOCKET, *LIGHT_SOCKETS):
         get_socket_path(home, name)
-
-
-def get_node_id(node_key: Ed25519PrivateKey) -> str:
-    """CometBFT's node id: the hex of the node key's address."""
-    return get_address(node_key.public_key().public_bytes_raw()).hex()
-
-
-def get_peer_node_id(peer_id: str) -> str:
-    """The CometBFT node id of the node whose libp2p peer id is `peer_id`: both are of one
-    Ed25519 node key, which an identity peer id (`12D3KooW...`) holds whole, so a genesis
-    listing peer ids names the CometBFT nodes too. PeerIdError if it holds no such key."""
-    try:
-        public = get_peer_public_key(peer_id)
-    except ValueError as exc:
-        raise PeerIdError(peer_id, str(exc)) from None
-    return get_address(public).hex()
 
 
 def format_time(time_ms: int) -> str:

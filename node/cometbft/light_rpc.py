@@ -37,10 +37,10 @@ from lightclient.cometbft import CometValidatorPowers, parse_commit, parse_heade
 from lightclient.commit import InvalidCommit
 from node.api.http import Handler, Request, Response, json_response, serve_http
 from node.cometbft.home import TrustedBlock
-from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import CometRpc, RpcError
 from node.cometbft.transport import open_unix_listener
 from node.p2p import P2PNode, RequestFailed
+from node.storage.comet_block import SignedHeader
 from records.codec import MAX_INT64, WIRE_VERSION, DecodeError, unpack
 from records.declared import Choice, Declared, Uint, declare_record
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from lightclient.cometbft import parse_commit, parse_header
-from node.cometbft.record import SignedHeader
+from node.storage.comet_block import SignedHeader
 
 
 class RpcError(Exception):

@@ -10,7 +10,7 @@ which CometBFT's vote extensions would carry only at a cost to every block's lat
 and `[cometbft]` config at every start; its data directory (blocks, state, signing
 state) is CometBFT's, and a restart replays into the app what it lacks (ABCI's
 handshake), so the two stores always agree. What it shares with a node on our engine
-is `node/startup.py`'s.
+is `node/startup/steps.py`'s.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import COMETBFT, get_consensus_chain_id
 from node.block_store import SqliteBlockStore
-from node.blocksync import serve_blocks
 from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.bodies import fetch_bodies
@@ -65,14 +64,15 @@ from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.p2p import P2PNode
+from node.p2p.blocksync import get_stored_block, serve_blocks
 from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
+from node.p2p.txfetch import serve_txs
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
 from node.statesync.backfill import backfill_below_snapshot
 from node.statesync.fetch import StateSyncTimedOut, get_start_trust
 from node.txcheck import make_clearing_check
-from node.txfetch import serve_txs
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
@@ -110,7 +110,9 @@ async def run_cometbft_node(
                 node_id, _, address = peer.partition("@")
                 p2p.peer_links.add(COMETBFT, node_id, address)
             serve_light_rpc(p2p, rpc)
-            serve_blocks(p2p, node.blocks.get_synced, node.store.latest_height)
+            serve_blocks(
+                p2p, functools.partial(get_stored_block, node.store), node.store.latest_height
+            )
             chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
             trusted = await find_trusted_block(p2p, node, chain) if state_syncs else None
             write_comet_home(node, comet, timeouts, trusted)

@@ -37,10 +37,9 @@ from tendermint.abci import types_pb2 as abci
 from lightclient.anchor import MAX_SET_CHANGES
 from node.clearing_app import ClearingApp
 from node.cometbft.committed_block import check_committed_block
-from node.cometbft.record import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
 from node.retention import SNAPSHOT_REPORT_ANCHORS, get_carried_heights
+from node.served_snapshots import ServedSnapshots
 from node.statesync.records import CHUNK_BYTES, DIGEST_BYTES, MAX_SNAPSHOT_BYTES
-from node.statesync.served import ServedSnapshots
 from node.statesync.verify import (
     BlockRefused,
     SnapshotRefused,
@@ -48,6 +47,7 @@ from node.statesync.verify import (
     check_snapshot_time,
 )
 from node.storage import NodeStore, Snapshot, StoredBlock
+from node.storage.comet_block import MAX_RECORD_BYTES, CometBlockRecord, SignedHeader
 from records.codec import WIRE_VERSION, DecodeError, unpack
 from records.declared import Bytes, Declared, Int, Items, declare_record
 

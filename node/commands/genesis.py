@@ -72,7 +72,7 @@ PERSISTENT_PEERS = re.compile(r"^persistent_peers = \[[^\]]*\]", re.MULTILINE)
 
 
 SUMMARY = "make a genesis with independent operators (docs/ceremony.md)"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

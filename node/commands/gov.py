@@ -45,7 +45,7 @@ class GovCommandError(Exception):
 
 
 SUMMARY = "governance: propose changes, vote, list and show proposals"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

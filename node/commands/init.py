@@ -64,7 +64,6 @@ from node.chainspec import (
     place_vaults,
     render_bridge_chains,
 )
-from node.cometbft.home import get_node_id
 from node.config import CONFIG_FILE_NAME, load_config
 from node.keys import (
     BRIDGE_KEY,
@@ -78,6 +77,7 @@ from node.keys import (
     compute_peer_id,
     generate_key,
     generate_operator_token,
+    get_node_id,
     load_key,
     save_key,
     save_operator_token,
@@ -93,7 +93,7 @@ LOOPBACK = "127.0.0.1"
 
 
 SUMMARY = "create node keys, config.toml and a genesis in a home directory"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

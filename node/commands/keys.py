@@ -50,7 +50,7 @@ SUMMARY = (
     "show or generate a node's peer id, validator key and bridge address; a venue key; "
     "print a public test key"
 )
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

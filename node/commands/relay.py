@@ -25,7 +25,7 @@ from bridge.relayer import relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 
 SUMMARY = "rotate the chain's vault and pay withdrawals with the signatures a node serves"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

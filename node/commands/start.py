@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 
 SUMMARY = "run the node in a home made by `clearnode init`"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:
@@ -161,7 +161,7 @@ def get_runner(config: NodeConfig) -> Callable[[NodeConfig], Awaitable[None]]:
         from node.cometbft.runtime import run_cometbft_node
 
         return run_cometbft_node
-    from node.runtime import run_node
+    from node.engine.runtime import run_node
 
     return run_node
 

@@ -14,7 +14,7 @@ from node.config import load_config
 from node.config_table import ConfigError
 
 SUMMARY = "show the status of a running node (via its HTTP API)"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

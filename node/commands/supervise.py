@@ -37,7 +37,7 @@ from node.upgrade_halt import EXIT_UPGRADE, read_upgrade_info
 log = logging.getLogger(__name__)
 
 SUMMARY = "run the node and swap its release at an upgrade in place (as cosmovisor does)"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 UPGRADES_DIR = "upgrades"
 CURRENT_LINK = "current"
 RELEASE_BINARY = Path("bin") / "clearnode"

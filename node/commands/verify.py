@@ -22,7 +22,7 @@ MAX_GENESIS_BYTES = 16 * 1024 * 1024
 
 
 SUMMARY = "verify a solvency report (and optionally your own openings), or an account proof"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

@@ -25,7 +25,7 @@ from node.home_lock import HomeInUse, hold_home
 BACKUP_SUFFIX = ".before-repair"
 
 SUMMARY = "cut the consensus WAL's torn tail after a power cut (the node stopped)"
-"""The command's line in `clearnode --help` (node/cli.py reads it without importing this)."""
+"""The command's line in `clearnode --help` (the command line reads it without importing this)."""
 
 
 def register(subparsers: Any) -> None:

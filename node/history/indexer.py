@@ -22,9 +22,9 @@ from clearing.transition.tx import decode_tx
 from consensus.compact import compute_tx_hash
 from node.clearing_app import ClearingApp
 from node.committed import decode_stored_block
-from node.history.outcomes import get_tx_outcomes
-from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore, StorageError, StoredBlock
+from node.storage.history_store import BlockHistory, HistoryRow
+from node.storage.outcomes import get_tx_outcomes
 
 log = logging.getLogger(__name__)
 

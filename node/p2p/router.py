@@ -14,9 +14,9 @@ linked to its origin (node/p2p/clique_links.py: a link between two validators th
 broke). A message from anyone else (a full node or observer taking a member's
 transaction) is relayed as on any topic. A clique node a
 link failure cut off from a publisher asks a peer for what it missed as soon as that
-peer's message shows it (consensus/repair.py, node/repair_fetch.py: a proposal a vote
+peer's message shows it (consensus/repair.py, node/engine/repair_fetch.py: a proposal a vote
 names, the commit of a height the peer moved past), the transactions a compact proposal
-names when it comes (node/txfetch.py), and hears the rest when a height stalls: every
+names when it comes (node/p2p/txfetch.py), and hears the rest when a height stalls: every
 node re-gossips all it holds of the height as its own (`Engine.gossip`). Without a
 clique (a genesis naming no validator's peer id) every topic relays as GossipSub does.
 """

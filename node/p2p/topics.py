@@ -1,4 +1,4 @@
-"""The node's GossipSub topics and the glue between them and the consensus driver.
+"""The node's GossipSub topics, their decoders, and the queue that publishes on them.
 
 Every topic decodes with a versioned schema at the first hop: a message that
 does not decode is never relayed, and its forwarder is scored down by the p2p
@@ -8,13 +8,11 @@ layer.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
 
 import trio
 
 from consensus.messages import Message, decode_message
 from node.decoded_txs import decode_once
-from node.driver import Driver
 from node.limits import MAX_CONSENSUS_GOSSIP_BYTES, MAX_TX_GOSSIP_BYTES
 from node.p2p import P2PNode, Topic
 from records.codec import DecodeError
@@ -123,15 +121,3 @@ def open_publisher(p2p: P2PNode, topic: str, nursery: trio.Nursery) -> Publisher
     publisher = Publisher(p2p, topic)
     nursery.start_soon(publisher.run)
     return publisher
-
-
-async def feed_driver(
-    p2p: P2PNode, driver: Driver, on_height: Callable[[int], None] | None = None
-) -> None:
-    """Hands validated consensus messages from peers to the driver; `on_height` learns the
-    height each message is for (how far the peers are)."""
-    async for delivery in p2p.messages(CONSENSUS):
-        assert isinstance(delivery.value, Message)
-        if on_height is not None:
-            on_height(delivery.value.height)
-        driver.deliver(delivery.value, delivery.sender)

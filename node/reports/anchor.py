@@ -23,9 +23,9 @@ from lightclient.anchor import (
     SetChange,
     StateAnchor,
 )
-from node.cometbft.record import SignedHeader
 from node.reports.store import ReportStore
 from node.storage import NodeStore
+from node.storage.comet_block import SignedHeader
 from proofs.errors import ReportDecodeError
 from proofs.report import Report, decode_report
 

@@ -23,8 +23,6 @@ from clearing.transition.root import AccountProof, MarketProof, get_account_proo
 from clearing.validator_set import get_active_validators
 from proofs.report import VotingPower
 
-EPOCHS_TRACKED = 4  # uncommitted epochs whose reports and shares are kept, the newest
-
 
 @dataclass(frozen=True)
 class ReportInputs:

@@ -68,7 +68,6 @@ from node.reports.gossip import (
     sign_share,
 )
 from node.reports.inputs import (
-    EPOCHS_TRACKED,
     ReportInputs,
     extract_report_inputs,
     get_solvency_form,
@@ -83,6 +82,7 @@ from node.reports.sync import (
     serve_report_sync,
 )
 from node.reports.worker import Prover, ProvingWorker, ReportBuildError, open_proving_worker
+from node.retention import EPOCHS_TRACKED
 from node.services import NodeContext, NodeContextInputs
 from proofs.drafting import add_signatures
 from proofs.report import Report, VotingPower

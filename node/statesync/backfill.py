@@ -30,9 +30,9 @@ import trio
 from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import AnchorHeader, get_consensus_chain_id
-from node.blocksync import SyncedBlock, fetch_blocks
 from node.history.replay import HistoryNotRebuilt, rebuild_history
 from node.p2p import Offence, P2PNode, RequestFailed
+from node.p2p.blocksync import SyncedBlock, fetch_blocks
 from node.retention import Retention
 from node.startup import NodeParts
 from node.statesync.fetch import PEER_WAIT_S
@@ -55,7 +55,7 @@ header (BlockRefused if not)."""
 
 @dataclass(frozen=True)
 class EngineBlocks:
-    """How an engine's chain stores a block (node/storage.py's block and certificate)."""
+    """How an engine's chain stores a block (node/storage/node_store.py's block and certificate)."""
 
     read_header: Callable[[StoredBlock], AnchorHeader]
     """The header of a block this node holds."""

@@ -1,7 +1,7 @@
 """State sync on our engine: a node started with `[state_sync] enabled` and an empty store
 takes its peers' newest trusted snapshot instead of every block since genesis.
 
-Before the node itself starts (node/runtime.py), a p2p host of the node's key and port
+Before the node itself starts (node/engine/runtime.py), a p2p host of the node's key and port
 asks each connected peer for its offer (node/statesync/serve.py), checks the highest one
 from the genesis (verify.py), fetches the snapshot in chunks from the peers offering
 it, checks the bytes, fetches the older blocks a pruned node keeps that a snapshot
@@ -28,13 +28,13 @@ from clearing.state import ClearingState
 from consensus.types import Block
 from lightclient.anchor import Trust, TrustExpired, check_trusting_period, get_consensus_chain_id
 from lightclient.commit import CommitCertificate
-from node.allowed_peers import get_allowed_peers, get_peer_validators
-from node.blocksync import SyncedBlock, fetch_blocks
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.config import NodeConfig
 from node.genesis_file import load_genesis, read_genesis_hash
 from node.p2p import Offence, P2PNode, RequestFailed, open_p2p
+from node.p2p.allowed_peers import get_allowed_peers, get_peer_validators
+from node.p2p.blocksync import SyncedBlock, fetch_blocks
 from node.retention import get_carried_heights
 from node.startup import get_host_config
 from node.statesync.records import (

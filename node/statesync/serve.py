@@ -12,6 +12,7 @@ import trio
 from clearing.state import ClearingState
 from node.p2p import P2PNode
 from node.reports.anchor import get_state_anchor
+from node.served_snapshots import ServedSnapshots
 from node.statesync.records import (
     CHUNK_BYTES,
     CHUNK_PROTOCOL,
@@ -23,7 +24,6 @@ from node.statesync.records import (
     SnapshotChunk,
     SnapshotOffer,
 )
-from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
 from records.codec import pack
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from node.cli import build_parser
+from node.commands import build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "configs" / "systemd" / "clearnode.service"

@@ -34,11 +34,11 @@ from devnet.homes import Home
 from devnet.privacy import Secrets
 from lightclient.anchor import COMETBFT
 from node.cometbft.abci import CODE_NOT_ALLOWED, FILTER_ID_PATH
-from node.cometbft.home import RPC_SOCKET, Listeners, build_config_toml, get_node_id
+from node.cometbft.home import RPC_SOCKET, Listeners, build_config_toml
 from node.cometbft.process import PID_FILE, remove_stale_socket
 from node.commands.init import NodeKeys
 from node.config import ENGINE_TIMEOUTS
-from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile
+from node.keys import BRIDGE_KEY, NODE_KEY, VALIDATOR_KEY, KeyFile, get_node_id
 from records.codec import pack
 from tests.devnet.test_privacy import ALICE, TX
 

@@ -5,7 +5,7 @@ import pytest
 
 from devnet.ledger_demo import DEFAULT_GENESIS, Demo
 from devnet.sandbox import Sandbox
-from node.cli import main
+from node.commands import main
 
 
 def test_devnet_demo_runs_every_block_and_conserves_value(

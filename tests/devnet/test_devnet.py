@@ -32,7 +32,7 @@ from devnet.network import Devnet
 from devnet.roster import describe_roster
 from devnet.sections import Services
 from lightclient.anchor import COMETBFT
-from node.cli import main
+from node.commands import main
 
 
 @pytest.mark.slow
@@ -184,7 +184,7 @@ def test_a_signal_stops_every_process_of_the_devnet(
     epoch_blocks = 2 * BLOCKS_PER_PACE[engine]
     argv = ["devnet", "--engine", engine, "--epoch-blocks", str(epoch_blocks)]
     devnet = subprocess.Popen(
-        [sys.executable, "-m", "node.cli", *argv, "--duration", "120", "--out", str(tmp_path)],
+        [sys.executable, "-m", "node.commands", *argv, "--duration", "120", "--out", str(tmp_path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -13,7 +13,7 @@ from devnet.clients import CLIENTS, add_clearing_members
 from devnet.genesis import VENUE_ID, build_genesis_template
 from devnet.market import make_members
 from devnet.roster import KEY_COMMAND, describe_roster
-from node.cli import main
+from node.commands import main
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "operator.md"
 

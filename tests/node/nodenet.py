@@ -26,8 +26,8 @@ import httpx
 import trio
 
 from node.config import load_config
+from node.engine.runtime import run_node
 from node.p2p import P2PNode
-from node.runtime import run_node
 from node.storage import NodeStore
 from tests.node.netproc import GENESIS_DOC, ORACLE_OFF, NodeHome
 

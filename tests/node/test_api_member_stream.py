@@ -25,8 +25,8 @@ from clearnode.client.sandbox_keys import MemberKey, derive_member_key
 from devnet.sandbox import Sandbox
 from node.api import member_stream
 from node.api.member_stream import MemberStreams
-from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory, HistoryRow
 from tests.clearing.default.test_steps import give
 from tests.clearing.support import USDC
 from tests.clearing.test_trade import VENUE, make_batch, make_trade

@@ -25,10 +25,10 @@ from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.clock import wall_clock_ms
 from node.history.indexer import get_block_history
-from node.history.outcomes import TX_WINDOW_BLOCKS
-from node.history.store import BlockHistory
 from node.mempool import Mempool
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory
+from node.storage.outcomes import TX_WINDOW_BLOCKS
 from node.txcheck import make_clearing_check
 from tests.node.apiserver import serve_app
 from tests.node.nodenet import open_node_network

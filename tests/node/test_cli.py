@@ -28,8 +28,8 @@ from lightclient.anchor import COMETBFT
 from node.api.http import get_bound_port
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp, serve_api
-from node.cli import get_command_modules, get_summary, main
 from node.cometbft.home import MAX_SOCKET_PATH_BYTES
+from node.commands import get_command_modules, get_summary, main
 from node.commands.start import check_home
 from node.config import load_config
 from node.config_table import ConfigError
@@ -305,7 +305,7 @@ def test_version_is_the_packaged_one_and_has_a_changelog_entry(
 
 IMPORTED = """
 import sys
-from node.cli import get_command_modules, main
+from node.commands import get_command_modules, main
 try:
     main(sys.argv[1:])
 except SystemExit:

@@ -12,8 +12,7 @@ import pytest
 
 from clearing.genesis import compute_genesis_hash
 from clearnode.client.sandbox_keys import derive_seed
-from node.cli import main
-from node.cometbft.home import get_node_id
+from node.commands import main
 from node.config import load_config
 from node.keys import (
     HOME_KEY_FILES,
@@ -22,6 +21,7 @@ from node.keys import (
     VALIDATOR_KEY,
     VENUE_KEY,
     KeyFile,
+    get_node_id,
     load_key,
     save_key,
 )

@@ -14,7 +14,7 @@ from clearing.governance.vote import sign_vote
 from clearing.governance_changes import AddVenue, RemoveVenue
 from clearing.governance_proposal import VoteChoice
 from devnet.sandbox import Sandbox
-from node.cli import main
+from node.commands import main
 from tests.node.apiserver import serve_app_in_thread
 from tests.node.netproc import NodeHome
 from tests.node.test_api import GENESIS, MAX_BODY, make_app

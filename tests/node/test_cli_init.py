@@ -14,13 +14,12 @@ from bridge.anvil import AnvilNode
 from bridge.chain import connect
 from clearing.genesis import parse_genesis
 from clearnode.client.sandbox_keys import derive_ed25519_key
-from node.allowed_peers import get_allowed_peers
-from node.cli import main
-from node.cometbft.home import get_node_id
+from node.commands import main
 from node.commands.keys import get_public_keys
 from node.config import load_config
 from node.genesis_file import load_genesis
-from node.keys import NODE_KEY, VENUE_KEY, load_key, load_operator_token
+from node.keys import NODE_KEY, VENUE_KEY, get_node_id, load_key, load_operator_token
+from node.p2p.allowed_peers import get_allowed_peers
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = json.loads((ROOT / "configs" / "genesis.example.json").read_text())

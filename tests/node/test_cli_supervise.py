@@ -32,7 +32,7 @@ def install(release: Path, script: str) -> Path:
 def supervise(home: Path, first: Path) -> subprocess.CompletedProcess[str]:
     """`clearnode supervise --home home`, its first release `first` (`current`)."""
     (home / "current").symlink_to(first)
-    command = [sys.executable, "-m", "node.cli", "supervise", "--home", str(home)]
+    command = [sys.executable, "-m", "node.commands", "supervise", "--home", str(home)]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 

@@ -12,7 +12,7 @@ import pytest
 import trio
 
 from consensus.wal import FileWalStorage, Wal, encode_frame
-from node.cli import main
+from node.commands import main
 from node.home_lock import hold_home
 from tests.node.netproc import CLEARNODE, ROOT, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until

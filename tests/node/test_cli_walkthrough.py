@@ -23,7 +23,7 @@ from bridge.validators import EvmValidatorSet
 from bridge.vault import deposit_token
 from clearing.eip712 import compute_signable, sign_typed
 from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
-from node.cli import main
+from node.commands import main
 from node.commands.init import VALIDATOR_POWER
 from node.commands.keys import get_public_keys
 from node.config import load_config

@@ -1,4 +1,4 @@
-"""A jailed key is logged and counted when its block commits (node/startup.py), and
+"""A jailed key is logged and counted when its block commits (node/startup/steps.py), and
 shown by `GET /v1/validators`."""
 
 from __future__ import annotations

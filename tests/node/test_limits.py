@@ -16,12 +16,12 @@ from clearing.limits import (
     MAX_TX_BYTES,
 )
 from consensus.wal import MAX_RECORD_BYTES
-from node.blocksync import MAX_RESPONSE_BYTES
 from node.clearing_app import ClearingApp
 from node.config import ApiConfig, MempoolConfig
-from node.driver import DriverConfig
+from node.engine.driver import DriverConfig
 from node.limits import MAX_API_BODY_BYTES, MAX_JSON_REQUEST_BYTES, MAX_PROPOSAL_BYTES
 from node.mempool import Mempool, TxTooLarge
+from node.p2p.blocksync import MAX_RESPONSE_BYTES
 from node.p2p.topics import CONSENSUS, TX, get_topic
 from records.codec import MAX_CONSENSUS_MESSAGE_BYTES
 from tests.clearing.support import genesis_doc

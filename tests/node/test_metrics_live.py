@@ -67,7 +67,7 @@ BUSY = (
 
 
 def get_documented_metrics() -> set[str]:
-    """The families of operator.md's generated metrics table (node/reference.py), without
+    """The families of operator.md's generated metrics table (node/reference/tables.py), without
     a counter's `_total`."""
     guide = (ROOT / "docs" / "operator.md").read_text()
     table = guide.split("<!-- generated: metrics", 1)[1].split("<!-- end generated -->", 1)[0]

@@ -23,12 +23,12 @@ from consensus.state_machine import TimeoutConfig
 from consensus.types import ValidatorSet, Vote, Voter, VoteType
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
-from node.blocksync import SyncedBlock
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
-from node.consensus_loop import run_consensus
-from node.driver import Driver, DriverConfig
+from node.engine.consensus_loop import run_consensus
+from node.engine.driver import Driver, DriverConfig
 from node.p2p import HostConfig, P2PNode
+from node.p2p.blocksync import SyncedBlock
 from node.p2p.topics import TX, get_topics, open_publisher
 from tests.clearing.support import USDC, new_sandbox
 from tests.node.netsupport import ListMempool, example_genesis

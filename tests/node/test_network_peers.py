@@ -15,12 +15,12 @@ import trio
 from clearing.genesis import Validator
 from clearing.state import initialize_state
 from clearing.validator_set import install_validators
-from node.allowed_peers import AllowedPeers, check_persistent_peers, get_allowed_peers
-from node.blocksync import fetch_blocks
 from node.config import load_config
 from node.config_table import ConfigError
 from node.genesis_file import load_genesis
 from node.p2p import HostConfig, RequestFailed, open_p2p
+from node.p2p.allowed_peers import AllowedPeers, check_persistent_peers, get_allowed_peers
+from node.p2p.blocksync import fetch_blocks
 from node.p2p.topics import get_topics
 from tests.node.netproc import GENESIS_DOC, ORACLE_OFF, SHORT_TIMEOUTS, NodeHome
 from tests.node.nodenet import open_node_network

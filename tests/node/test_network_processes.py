@@ -31,10 +31,10 @@ from clearnode.client.sandbox_keys import derive_seed
 from consensus.types import Block
 from lightclient.anchor import COMETBFT
 from node.clearing_app import ClearingApp
-from node.cometbft.record import CometBlockRecord
 from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
+from node.storage.comet_block import CometBlockRecord
 from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_rows
 from tests.node.test_network_inprocess import setup_txs
 

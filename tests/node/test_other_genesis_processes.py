@@ -19,8 +19,8 @@ from consensus.types import Block, ValidatorSet, Voter
 from lightclient.anchor import COMETBFT, OUR_ENGINE, get_consensus_chain_id
 from lightclient.cometbft import get_address
 from lightclient.commit import CommitCertificate
-from node.cometbft.home import get_node_id
-from node.cometbft.record import SignedHeader
+from node.keys import get_node_id
+from node.storage.comet_block import SignedHeader
 from tests.node.netproc import QUICK_BLOCKS, NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until
 

@@ -1,6 +1,6 @@
 """The operator guide's reference tables and docs/openapi.json are what the code makes:
 config keys as the loader reads them, metrics as a node exposes them, routes as the API
-declares them (node/reference.py; in-process, no network)."""
+declares them (node/reference/tables.py; in-process, no network)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from node.config import CONSENSUS_KEYS, ENGINE_TIMEOUTS
 from node.config_table import KeyRead
 from node.metrics import NodeMetrics
 from node.oracle.status import OracleMetrics
-from node.reference import (
+from node.reference.tables import (
     EXAMPLE_CONFIG,
     GUIDE,
     REGENERATE,
@@ -121,7 +121,7 @@ def declaring_modules() -> set[str]:
 
 
 def test_the_route_table_holds_every_module_that_declares_routes() -> None:
-    """A service that declares routes and is left out of node/reference.py fails here."""
+    """A service that declares routes and is left out of node/reference/tables.py fails here."""
     app = build_app()
     served = {route.handler.__module__ for route in app.routes}
     assert declaring_modules() - {"node.api.openapi"} <= served

@@ -22,7 +22,7 @@ from consensus.signer import DoubleSignRefused, Signer, Slot
 from consensus.types import Step, Vote, VoteType
 from consensus.wal import FileWalStorage, Wal
 from lightclient.crypto import PrivateKey
-from node.wal_compaction import compact_wal, select_wal_records
+from node.engine.wal_compaction import compact_wal, select_wal_records
 
 KEY = PrivateKey(bytes(range(32)))
 CHAIN = "clearnode-test"

@@ -8,9 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from clearing.state import ClearingState
-from node.history.store import BlockHistory
-from node.reports.inputs import EPOCHS_TRACKED
 from node.retention import (
+    EPOCHS_TRACKED,
     MAX_PRUNE_STEP,
     SNAPSHOT_REPORT_ANCHORS,
     Retention,
@@ -18,6 +17,7 @@ from node.retention import (
     get_pinned_heights,
 )
 from node.storage import NodeStore
+from node.storage.history_store import BlockHistory
 from tests.clearing.support import new_sandbox
 
 LENGTH = 100  # the sandbox genesis's epoch length

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from node.cli import main
+from node.commands import main
 from tests.node.netproc import CLEARNODE, get_free_port, read_roots, spawn, stop_processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]

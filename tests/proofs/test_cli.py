@@ -11,7 +11,7 @@ from pathlib import Path
 import msgpack
 import pytest
 
-from node.cli import main as clearnode_main
+from node.commands import main as clearnode_main
 from proofs.openings import get_member_openings
 from proofs.verify import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, main
 from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, Fixture

@@ -23,7 +23,7 @@ DURATION_S = 75  # the first report of 30 s epochs, built, committed and verifie
 
 def capture(out: Path) -> tuple[bytes, bytes]:
     """The devnet's genesis and the first report it served, as bytes."""
-    command = [sys.executable, "-m", "node.cli", "devnet", "--engine", "cometbft", "--quiet",
+    command = [sys.executable, "-m", "node.commands", "devnet", "--engine", "cometbft", "--quiet",
                "--duration", str(DURATION_S), "--out", str(out)]  # fmt: skip
     subprocess.run(command, check=True)
     reports = sorted(out.glob("report-epoch-*.json"), key=lambda p: int(p.stem.split("-")[-1]))

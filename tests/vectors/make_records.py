@@ -75,8 +75,8 @@ from clearing.withdrawal_expiry import ExpiryObservation, WithdrawalExpired
 from consensus.types import Block, DuplicateVoteEvidence, Proposal, Vote
 from lightclient.commit import CommitCertificate, CommitSig, VoteType
 from lightclient.header import BlockHeader
-from node.blocksync import SyncedBlock, SyncRequest, SyncResponse
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation
+from node.p2p.blocksync import SyncedBlock, SyncRequest, SyncResponse
 from node.p2p.genesis import GenesisHello
 from node.reports.gossip import decode_reports_message, sign_proof_shares, sign_share
 from records.codec import pack, unpack

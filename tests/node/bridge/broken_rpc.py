@@ -36,7 +36,7 @@ from bridge.watcher import scan_pending
 from clearing.collateral import CollateralCredit
 from clearing.genesis import parse_genesis
 from clearing.transition.withdrawal import WithdrawalPaid
-from node import cli
+from node import commands as cli
 from node.bridge.chains import RPC_TIMEOUT_S
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from tests.bridge.faulty_rpc import FaultyRpc

@@ -34,7 +34,7 @@ from clearing.genesis import parse_genesis
 from clearing.transition.member_requests import ACCOUNT_QUERY_FIELDS
 from clearing.transition.withdrawal import Withdrawal, WithdrawalPaid
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
-from node import cli
+from node import commands as cli
 from node.bridge.gossip import BridgeCheck, encode_message
 from node.keys import BRIDGE_KEY, KeyFile, save_key
 from node.p2p import HostConfig, open_p2p

@@ -25,8 +25,8 @@ from lightclient.header import ZERO_HASH, BlockHeader
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.committed_block import compute_data_hash
-from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.storage import StoredBlock
+from node.storage.comet_block import CometBlockRecord, SignedHeader
 from node.txcheck import make_clearing_check
 
 

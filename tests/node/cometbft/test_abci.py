@@ -22,7 +22,6 @@ from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.compact import compute_tx_hash
 from lightclient.cometbft import get_address
-from node.allowed_peers import get_allowed_peers
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import (
     CODE_NOT_ALLOWED,
@@ -38,14 +37,15 @@ from node.cometbft.abci import (
 )
 from node.cometbft.bodies import BlockBodies
 from node.cometbft.committed_block import compute_data_hash
-from node.cometbft.compact import make_ref
-from node.cometbft.home import build_genesis_doc, get_node_id
-from node.cometbft.record import CometBlockRecord
+from node.cometbft.home import build_genesis_doc
 from node.committed import decode_stored_block
 from node.config import load_config
 from node.genesis_file import load_genesis
-from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
+from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id, get_node_id
+from node.p2p.allowed_peers import get_allowed_peers
 from node.storage import NodeStore, StoredBlock
+from node.storage.comet_block import CometBlockRecord
+from node.storage.comet_compact import make_ref
 from node.txcheck import make_clearing_check
 from records.codec import DecodeError
 from tests.clearing.support import USDC, genesis_doc, new_sandbox

@@ -11,12 +11,12 @@ import trio
 import trio.testing
 
 from consensus.compact import compute_tx_hash
-from node.blocksync import SyncedBlock, serve_blocks
 from node.cometbft import bodies as bodies_module
 from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies
-from node.cometbft.record import CometBlockRecord
+from node.p2p.blocksync import SyncedBlock, serve_blocks
+from node.p2p.txfetch import serve_txs
 from node.storage import NodeStore
-from node.txfetch import serve_txs
+from node.storage.comet_block import CometBlockRecord
 from tests.node.p2p.support import line
 
 TXS = [b"body %d " % i * 40 for i in range(5)]

@@ -28,12 +28,13 @@ from node.cometbft.catchup import (
     read_lag,
     restart_when_behind,
 )
-from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
+from node.cometbft.home import RPC_SOCKET, Listeners, write_home
 from node.cometbft.process import StoppedMidBlock, find_binary
-from node.cometbft.record import CometBlockRecord
 from node.cometbft.rpc import CometRpc, RpcUnreachable
 from node.cometbft.runtime import run_engine, take_up_restart
+from node.keys import get_node_id
 from node.metrics import NodeMetrics
+from node.storage.comet_block import CometBlockRecord
 from node.txcheck import make_clearing_check
 from tests.node.cometbft.test_engine_process import (
     FAST,

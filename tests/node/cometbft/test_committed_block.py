@@ -14,19 +14,14 @@ import pytest
 from tendermint.abci import types_pb2 as abci
 
 from clearing.state import ClearingState
-from node.block_store import SqliteBlockStore
-from node.blocksync import SyncedBlock, serve_blocks
 from node.cometbft.committed_block import COMET_BLOCKS
-from node.cometbft.record import CometBlockRecord
+from node.p2p.blocksync import SyncedBlock, get_stored_block, serve_blocks
 from node.statesync.backfill import backfill_blocks, check_backfilled, fetch_batch
 from node.statesync.verify import BlockRefused
 from node.storage import NodeStore
+from node.storage.comet_block import CometBlockRecord
 from tests.node.cometbft.test_snapshots import ANCHORED, CHAIN, Served, empty_node, restore, serve
 from tests.node.p2p.support import line
-
-
-def serve_store(served: Served) -> SqliteBlockStore:
-    return SqliteBlockStore(served.store, served.app.last_root)
 
 
 def restored(tmp_path: Path) -> tuple[Served, NodeStore, ClearingState]:
@@ -41,7 +36,7 @@ def restored(tmp_path: Path) -> tuple[Served, NodeStore, ClearingState]:
 async def test_a_restored_node_backfills_the_blocks_below_its_snapshot(tmp_path: Path) -> None:
     served, store, state = restored(tmp_path)
     async with line("a", "b") as (a, b):
-        serve_blocks(a, serve_store(served).get_synced, served.store.latest_height)
+        serve_blocks(a, partial(get_stored_block, served.store), served.store.latest_height)
         await backfill_blocks(b, store, lambda: state, CHAIN, lambda: 1, COMET_BLOCKS)
         assert b.scores.get_score(a.peer_id) >= 0
     assert store.first_height() == 1
@@ -56,7 +51,7 @@ async def test_a_peer_sending_blocks_the_set_did_not_commit_is_scored_down(tmp_p
     held = store.load_block(ANCHORED)
     assert held is not None
     async with line("c", "b") as (c, b):
-        serve_blocks(c, serve_store(forged).get_synced, forged.store.latest_height)
+        serve_blocks(c, partial(get_stored_block, forged.store), forged.store.latest_height)
         above = COMET_BLOCKS.read_header(held)
         assert await fetch_batch(b, ANCHORED, 3, above, check) == []
         assert b.scores.get_score(c.peer_id) < 0
@@ -81,7 +76,7 @@ def test_a_block_that_is_not_the_one_above_names_is_refused(
     held = store.load_block(ANCHORED)
     assert held is not None
     above = COMET_BLOCKS.read_header(held)
-    blocks = [serve_store(served).get_synced(h) for h in range(1, ANCHORED)]
+    blocks = [get_stored_block(served.store, h) for h in range(1, ANCHORED)]
     assert all(blocks)
     synced: list[SyncedBlock] = [b for b in blocks if b is not None]
     low, header_above = synced[-1], above

@@ -28,13 +28,13 @@ from lightclient.anchor import COMETBFT
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
 from node.cometbft.abci import CODE_NOT_ALLOWED, CODE_OK, ClearingAbci, DecidedBlock
-from node.cometbft.home import RPC_SOCKET, Listeners, get_node_id, write_home
+from node.cometbft.home import RPC_SOCKET, Listeners, write_home
 from node.cometbft.process import OtherNetwork, find_binary
 from node.cometbft.rpc import CometRpc
 from node.cometbft.runtime import run_engine
 from node.cometbft.transport import Handler
 from node.config import ENGINE_TIMEOUTS
-from node.keys import NODE_KEY, KeyFile, compute_peer_id
+from node.keys import NODE_KEY, KeyFile, compute_peer_id, get_node_id
 from node.txcheck import make_clearing_check
 from tests.clearing.support import ROOT, USDC, genesis_doc
 from tests.node.cometbft.test_abci import UNDECODABLE_LOG

@@ -25,19 +25,24 @@ from node.cometbft.home import (
     MAX_SOCKET_PATH_BYTES,
     PEER_GOSSIP_SLEEP_MS,
     Listeners,
-    PeerIdError,
     SocketPathTooLong,
     TrustedBlock,
     build_config_toml,
     check_home_genesis,
-    get_node_id,
-    get_peer_node_id,
     write_home,
 )
 from node.cometbft.process import find_binary
 from node.cometbft.runtime import get_listeners
 from node.config import CONFIG_FILE_NAME, ENGINE_TIMEOUTS, get_timeouts, load_config
-from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id
+from node.keys import (
+    NODE_KEY,
+    SHA256_MULTIHASH,
+    KeyFile,
+    PeerIdError,
+    compute_peer_id,
+    get_node_id,
+    get_peer_node_id,
+)
 from node.liveness import get_stall_limit_ms
 from node.storage import OtherGenesisStore
 from tests.clearing.support import genesis_doc

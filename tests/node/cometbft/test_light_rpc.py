@@ -21,7 +21,7 @@ from node.cometbft.light_rpc import (
     check_trusted_block,
     read_json_rpc,
 )
-from node.cometbft.record import SignedHeader
+from node.storage.comet_block import SignedHeader
 from records.codec import DecodeError, pack
 from tests.clearing.support import genesis_doc
 from tests.lightclient.test_cometbft import CHAIN, VECTORS, forge_a_precommit

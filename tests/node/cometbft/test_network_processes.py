@@ -30,11 +30,11 @@ from clearnode.client.sandbox_keys import derive_member_key
 from consensus.compact import compute_tx_hash
 from lightclient.cometbft import CometValidatorPowers
 from node.cometbft.home import RPC_SOCKET
-from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.cometbft.rpc import CometRpc
 from node.commands.init import render_oracle
 from node.config import load_config
 from node.ports import get_bind_problem, get_listen_ports
+from node.storage.comet_block import CometBlockRecord, SignedHeader
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.history.test_history_network import get_fills, get_member_fills, read_history
 from tests.node.netproc import ORACLE_OFF, QUICK_BLOCKS, NodeHome, ProcessNetwork, running

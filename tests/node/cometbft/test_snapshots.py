@@ -34,7 +34,6 @@ from lightclient.cometbft import (
 from lightclient.crypto import PrivateKey
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import ClearingAbci
-from node.cometbft.record import CometBlockRecord, SignedHeader
 from node.cometbft.snapshots import (
     SNAPSHOT_FORMAT,
     AppSnapshots,
@@ -43,8 +42,9 @@ from node.cometbft.snapshots import (
 )
 from node.reports.anchor import get_set_changes, get_state_anchor
 from node.restore import restore_state
-from node.statesync.served import ServedSnapshots
+from node.served_snapshots import ServedSnapshots
 from node.storage import NodeStore
+from node.storage.comet_block import CometBlockRecord, SignedHeader
 from node.txcheck import make_clearing_check
 from tests.clearing.support import genesis_doc
 from tests.node.test_app import blocks, make_block

@@ -18,8 +18,8 @@ from clearnode.client.sandbox_keys import derive_seed
 from lightclient.cometbft import FLAG_COMMIT, get_address
 from lightclient.crypto import PrivateKey
 from node.clock import wall_clock_ms
-from node.cometbft.record import SignedHeader
 from node.storage import NodeStore, Snapshot, StoredBlock
+from node.storage.comet_block import SignedHeader
 from tests.node.netproc import (
     SHORT_TIMEOUTS,
     NodeHome,

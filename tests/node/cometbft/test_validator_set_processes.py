@@ -33,8 +33,8 @@ from lightclient.anchor import (
 )
 from lightclient.cometbft import CometValidatorPowers, get_address
 from node.cometbft.home import RPC_SOCKET
-from node.cometbft.record import SignedHeader
 from node.cometbft.rpc import RPC_URL
+from node.storage.comet_block import SignedHeader
 from tests.node.cometbft.replay import replay_cometbft_blocks
 from tests.node.netproc import (
     SHORT_TIMEOUTS,

@@ -15,8 +15,8 @@ import pytest
 from clearnode.client.sandbox_keys import derive_member_key
 from node.history.indexer import catch_up_history
 from node.history.replay import HistoryNotRebuilt, rebuild_history
-from node.history.store import BlockHistory, HistoryRow
 from node.storage import NodeStore, StorageError
+from node.storage.history_store import BlockHistory, HistoryRow
 from tests.node.netsupport import example_genesis, write_trading_chain
 
 BLOCKS = 12

@@ -15,7 +15,7 @@ from clearnode.client.sandbox_keys import MemberKey, derive_ed25519_key, derive_
 from consensus.types import Block, BlockHeader, CommitCertificate
 from devnet.sandbox import Sandbox
 from lightclient.anchor import StateAnchor
-from node.cli import main as clearnode_main
+from node.commands import main as clearnode_main
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.storage import NodeStore
 from tests.clearing.support import USDC, genesis_doc

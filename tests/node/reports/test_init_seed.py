@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from node.cli import main
+from node.commands import main
 from node.config import load_config
 from node.reports.seed import load_report_seed
 

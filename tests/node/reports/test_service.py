@@ -51,7 +51,7 @@ from node.reports.gossip import (
     sign_share,
 )
 from node.reports.inputs import ReportInputs, extract_report_inputs
-from node.reports.service import EPOCHS_TRACKED, MAX_GOSSIPED_REPORT_BYTES, ReportsNode
+from node.reports.service import MAX_GOSSIPED_REPORT_BYTES, ReportsNode
 from node.reports.sharing import ProofShareRefused
 from node.reports.store import ReportStore
 from node.reports.sync import (
@@ -71,6 +71,7 @@ from node.reports.worker import (
     complete_unsigned_report,
     prove_share,
 )
+from node.retention import EPOCHS_TRACKED
 from node.storage import NodeStore
 from proofs import drafting, verify
 from proofs.drafting import ProofJob, ProofResult, add_signatures

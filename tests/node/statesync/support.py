@@ -13,9 +13,9 @@ from clearing.transition.root import compute_state_root
 from consensus.types import Block
 from lightclient.anchor import StateAnchor
 from lightclient.header import BlockHeader
-from node.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse
 from node.clearing_app import ClearingApp
 from node.p2p import P2PNode
+from node.p2p.blocksync import PROTOCOL, SyncedBlock, SyncRequest, SyncResponse
 from node.statesync.records import SnapshotOffer
 from node.statesync.verify import hash_chunks
 from records.codec import pack

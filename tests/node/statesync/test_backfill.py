@@ -14,7 +14,7 @@ import pytest
 from clearing.transition.snapshot import encode_snapshot
 from consensus.types import Block
 from lightclient.anchor import get_consensus_chain_id
-from node.blocksync import PROTOCOL, SyncRequest, SyncResponse, serve_blocks
+from node.p2p.blocksync import PROTOCOL, SyncRequest, SyncResponse, serve_blocks
 from node.statesync.backfill import OUR_BLOCKS, backfill_blocks, check_backfilled, fetch_batch
 from node.statesync.verify import BlockRefused
 from node.storage import NodeStore, Snapshot, StoredBlock

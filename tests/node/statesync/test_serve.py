@@ -7,9 +7,9 @@ import hashlib
 from pathlib import Path
 
 from node.clearing_app import ClearingApp
+from node.served_snapshots import ServedSnapshots
 from node.statesync.records import NO_OFFER, ChunkRequest
 from node.statesync.serve import SnapshotServer
-from node.statesync.served import ServedSnapshots
 from node.storage import NodeStore
 from tests.node.netsupport import example_genesis, write_trading_chain
 

@@ -1,10 +1,10 @@
-"""The snapshots peers are fetching (node/statesync/served.py): a chunk served renews its
+"""The snapshots peers are fetching (node/served_snapshots.py): a chunk served renews its
 snapshot's lease, a lease runs out LEASE_S after the last chunk, and no more than
 MAX_HELD snapshots are held at once, the most recently served."""
 
 from __future__ import annotations
 
-from node.statesync.served import LEASE_S, MAX_HELD, ServedSnapshots
+from node.served_snapshots import LEASE_S, MAX_HELD, ServedSnapshots
 from tests.node.test_worktime import Ticks
 
 

@@ -45,7 +45,7 @@ def build_release(base: Path) -> Path:
     binary.parent.mkdir(parents=True)
     # from the release's own directory: `python -m` reads the current directory first
     binary.write_text(f'#!/bin/sh\ncd "{src}" && PYTHONPATH="{src}" exec "{sys.executable}" '
-                      '-m node.cli "$@"\n')  # fmt: skip
+                      '-m node.commands "$@"\n')  # fmt: skip
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
     return base
 

@@ -14,7 +14,7 @@ from devnet.sandbox import Sandbox
 from node.api.node_interface import LocalNode
 from node.api.server import ApiApp
 from node.mempool import Mempool
-from node.service_list import SERVICE_KINDS
+from node.startup.service_list import SERVICE_KINDS
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from node.verifier.service import (

@@ -16,7 +16,7 @@ import pytest
 
 from bridge.anvil import AnvilNode
 from bridge.loopback import get_free_port
-from node.cli import main as clearnode_main
+from node.commands import main as clearnode_main
 from tests.vectors.make_reports import NOW_MS
 from tests.vectors.reserves_chain import (
     CHAIN_ID,

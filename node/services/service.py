@@ -1,9 +1,9 @@
-"""What a node service is and what it may use; `node/service_list.py` lists them.
+"""What a node service is and what it may use; `node/startup/service_list.py` lists them.
 
 A service is an object built from the node's config and genesis
 (`ServiceKind(config, inputs)`) before the p2p host opens: it owns its gossip
 topics (the host subscribes to them when it opens), and its `serve(ctx,
-task_status=...)` coroutine, which `node/startup.py:start_node` starts in the node's
+task_status=...)` coroutine, which `node/startup/steps.py:start_node` starts in the node's
 nursery once the API and p2p host are up and before the engine runs, builds its state
 and adds its routes. Through the `NodeContext` a service reads the committed state, submits
 transactions (mempool + gossip, exactly as the HTTP API does), publishes on its
@@ -38,7 +38,7 @@ CommitListener = Callable[[CommittedBlock, bytes], None]
 
 @dataclass
 class NodeContext:
-    """What a service may use; `node/startup.py` builds one per node. The node's own parts
+    """What a service may use; `node/startup/steps.py` builds one per node. The node's own parts
     (the API's streams, the allowed peers, the liveness watch, our engine's WAL
     compaction) hear commits through it as the services do."""
 

@@ -1,6 +1,6 @@
 """What every node starts, whichever engine orders its blocks.
 
-Each engine's start-up (`node/runtime.py:run_node` on ours,
+Each engine's start-up (`node/engine/runtime.py:run_node` on ours,
 `node/cometbft/runtime.py:run_cometbft_node` on CometBFT) is these three steps with
 its own part between them:
 
@@ -34,12 +34,6 @@ from clearing.state import ClearingState
 from clearing.transition.block import BlockResult
 from clearing.transition.snapshot import encode_snapshot
 from clearing.upgrade import get_due_plan
-from node.allowed_peers import (
-    AllowedPeers,
-    check_persistent_peers,
-    get_allowed_peers,
-    get_peer_validators,
-)
 from node.api.counters import add_status_section, expose_work
 from node.api.node_interface import NodeInterface, get_blocks_left
 from node.api.serve import serve_api_of
@@ -53,12 +47,18 @@ from node.keys import NODE_KEY, VALIDATOR_KEY, KeyFile, load_key
 from node.liveness import CommitWatch
 from node.metrics import NodeMetrics
 from node.p2p import HostConfig, P2PNode, Topic, open_p2p
+from node.p2p.allowed_peers import (
+    AllowedPeers,
+    check_persistent_peers,
+    get_allowed_peers,
+    get_peer_validators,
+)
 from node.ports import get_bind_problem, get_port_taken_error
 from node.restore import restore_state
 from node.retention import Retention
-from node.service_list import build_services
+from node.served_snapshots import ServedSnapshots
 from node.services import NodeContext, NodeContextInputs, Service
-from node.statesync.served import ServedSnapshots
+from node.startup.service_list import build_services
 from node.storage import NodeStore
 from node.worktime import WorkTime
 

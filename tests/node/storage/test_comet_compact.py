@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from consensus.compact import MissingTxs, compute_tx_hash
-from node.cometbft.compact import (
+from node.storage.comet_block import CometBlockRecord
+from node.storage.comet_compact import (
     REF_BYTES,
     REF_TAG,
     compact_txs,
@@ -16,7 +17,6 @@ from node.cometbft.compact import (
     resolve_items,
     restore_items,
 )
-from node.cometbft.record import CometBlockRecord
 from records.codec import DecodeError
 from tests.node.test_app import blocks
 

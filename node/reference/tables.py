@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from node.reports.api import ReportsApi
 from node.status.service import StatusPage
 from node.verifier.service import GenesisFile, VerifierPage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUIDE = Path("docs/operator.md")
 OPENAPI = Path("docs/openapi.json")
 EXAMPLE_CONFIG = Path("configs/node.example.toml")
@@ -241,8 +240,8 @@ def render_config_keys(keys: Iterable[KeyRead]) -> str:
     stale = sorted(set(CONFIG_MEANINGS) - names)
     if missing or stale:
         raise ValueError(
-            f"node/reference.py CONFIG_MEANINGS: add {missing}, remove {stale} (the loader's "
-            "keys changed)"
+            f"node/reference/tables.py CONFIG_MEANINGS: add {missing}, remove {stale} "
+            "(the loader's keys changed)"
         )
     rows = ["| Key | Where | Takes | Default | Meaning |", "| --- | --- | --- | --- | --- |"]
     for k in keys:
@@ -375,7 +374,3 @@ def main() -> int:
         (ROOT / path).write_text(text)
         print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,7 +8,9 @@ import msgpack
 import pytest
 import trio
 
-from node.blocksync import (
+from node.engine.consensus_loop import catch_up
+from node.p2p import Offence
+from node.p2p.blocksync import (
     MAX_REQUEST_BYTES,
     PROTOCOL,
     SyncApplyError,
@@ -19,8 +21,6 @@ from node.blocksync import (
     serve_blocks,
     sync_to_tip,
 )
-from node.consensus_loop import catch_up
-from node.p2p import Offence
 from records.codec import DecodeError
 from tests.node.p2p.support import line
 

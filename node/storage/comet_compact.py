@@ -13,7 +13,7 @@ An item of a CometBFT block is a clearing transaction or `REF_TAG` followed by t
 SHA-256 of one. REF_TAG is 0xc1, the one byte msgpack never writes, so no clearing
 transaction (a msgpack list) starts with it: an item is one or the other by its first
 byte. The block's `data_hash` is CometBFT's, over the items; the node's stored record
-keeps the bodies with the indices of the referenced ones (node/cometbft/record.py), from
+keeps the bodies with the indices of the referenced ones (node/storage/comet_block.py), from
 which the items, and so the data hash, follow.
 """
 

@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from clearing.events import EventValue, make_event
 from clearing.transition.block import BlockResult
 from node.history.indexer import get_block_history, make_fill
-from node.history.store import (
+from node.storage import HeightGapError, NodeStore
+from node.storage.history_store import (
     WORDS,
     BlockHistory,
     HistoryRow,
     decode_row,
     encode_row_event,
 )
-from node.storage import HeightGapError, NodeStore
 from records.codec import DecodeError, pack
 from tests.node.test_api import ALICE, BOB
 

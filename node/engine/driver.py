@@ -72,7 +72,7 @@ class DriverConfig:
     """Proposals name the transactions the mempool holds by their ids (consensus.compact)."""
     txs_noticed: bool = False
     """The mempool calls `notice_txs` at each admission, so a waiting proposer need not
-    poll it (EngineConfig.txs_noticed); a node's TxPool does (node/runtime.py)."""
+    poll it (EngineConfig.txs_noticed); a node's TxPool does (node/engine/runtime.py)."""
 
     def get_engine_config(self) -> EngineConfig:
         return EngineConfig(

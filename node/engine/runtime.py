@@ -1,7 +1,7 @@
 """A node on our engine: `run_node(config)` starts what every node starts
-(`node/startup.py`) and, between its steps, our engine's part: the consensus WAL, the
+(`node/startup/steps.py`) and, between its steps, our engine's part: the consensus WAL, the
 mempool recorded on disk, the consensus driver and the loop that runs it over the p2p
-host (`node/consensus_loop.py`). Runs until cancelled, one nursery owning every task.
+host (`node/engine/consensus_loop.py`). Runs until cancelled, one nursery owning every task.
 """
 
 from __future__ import annotations
@@ -26,11 +26,13 @@ from node.api.node_interface import LocalNode
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, from_block
 from node.config import NodeConfig, get_timeouts
-from node.consensus_loop import run_consensus
-from node.driver import Driver, DriverConfig
+from node.engine.consensus_loop import run_consensus
+from node.engine.driver import Driver, DriverConfig
+from node.engine.wal_compaction import compact_wal
 from node.liveness import CommitWatch, get_stall_limit_ms
 from node.mempool import Mempool, MempoolError
 from node.p2p import P2PNode
+from node.p2p.blocksync import get_stored_block
 from node.p2p.topics import CONSENSUS, TX, get_topics, open_publisher
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
@@ -40,7 +42,6 @@ from node.statesync.serve import SnapshotServer, serve_snapshots
 from node.storage import NodeStore
 from node.txcheck import make_clearing_check
 from node.txpool import TxPool
-from node.wal_compaction import compact_wal
 from node.worktime import TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ async def run_node(
                 p2p,
                 driver,
                 add_to_mempool(pool),
-                node.blocks.get_synced,
+                functools.partial(get_stored_block, node.store),
             )
             if restored:
                 nursery.start_soon(regossip, p2p, pool, restored)

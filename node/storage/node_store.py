@@ -29,25 +29,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from node.history.outcomes import (
-    SCHEMA as OUTCOMES_SCHEMA,
-)
-from node.history.outcomes import (
-    TX_WINDOW_BLOCKS,
-    TxOutcome,
-    read_tx_outcome,
-    write_tx_outcomes,
-)
-from node.history.store import (
+from node.storage.history_store import (
     SCHEMA as HISTORY_SCHEMA,
 )
-from node.history.store import (
+from node.storage.history_store import (
     BlockHistory,
     HistoryRow,
     get_history_height,
     read_history_page,
     write_block_history,
     write_history_rows,
+)
+from node.storage.outcomes import (
+    SCHEMA as OUTCOMES_SCHEMA,
+)
+from node.storage.outcomes import (
+    TX_WINDOW_BLOCKS,
+    TxOutcome,
+    read_tx_outcome,
+    write_tx_outcomes,
 )
 
 SCHEMA_VERSION = 6
@@ -78,9 +78,9 @@ CREATE TABLE pending_txs (
     tx BLOB NOT NULL
 );
 """,
-    # version 2 -> 3: each member's history (node.history.store)
+    # version 2 -> 3: each member's history (node.storage.history_store)
     2: HISTORY_SCHEMA,
-    # version 3 -> 4: what happened to each recent transaction (node.history.outcomes)
+    # version 3 -> 4: what happened to each recent transaction (node.storage.outcomes)
     3: OUTCOMES_SCHEMA,
     # version 4 -> 5: pruning the history by height (node.retention)
     4: "CREATE INDEX history_by_height ON history (height);",

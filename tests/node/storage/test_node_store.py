@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from node.storage import (
+from node.storage.node_store import (
     HeightGapError,
     NodeStore,
     OtherGenesisStore,
@@ -26,7 +26,7 @@ from node.storage import (
     rebuild_state,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def root_of(state: int) -> bytes:
@@ -228,7 +228,7 @@ def test_snapshots_are_pruned_in_the_block_transaction(tmp_path: Path) -> None:
             snap = h.to_bytes(8, "big") if h % 2 == 0 else None
             store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=3)
         assert [s.height for s in store.iter_snapshots()] == [10, 8, 6]
-        # a snapshot a peer is fetching is spared (node/statesync/served.py)
+        # a snapshot a peer is fetching is spared (node/served_snapshots.py)
         for h in range(11, 15):
             snap = h.to_bytes(8, "big") if h % 2 == 0 else None
             store.save_block(h, b"b", b"c", root_of(h), snap, snapshots_kept=2,

@@ -1,6 +1,6 @@
 """The node's services, in start order: the one place that lists them.
 
-`node/services.py` says what a service is and imports none of them; the runtime
+`node/services/service.py` says what a service is and imports none of them; the runtime
 builds the ones this node runs (`build_services`) before its p2p host opens.
 """
 

@@ -8,7 +8,7 @@ import pytest
 
 from consensus.compact import compute_tx_hash
 from node.p2p import P2PNode
-from node.txfetch import (
+from node.p2p.txfetch import (
     PROTOCOL,
     decode_request,
     decode_response,

@@ -22,6 +22,7 @@ import trio
 
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
+from node.storage import NodeStore
 from records.codec import WIRE_VERSION, DecodeError, unpack
 from records.declared import Bytes, Declared, Int, Items, Uint, declare_record
 
@@ -81,6 +82,15 @@ class SyncResponse(Declared):
 GetBlock = Callable[[int], SyncedBlock | None]
 GetTip = Callable[[], int]
 Apply = Callable[[SyncedBlock], Awaitable[None]]
+
+
+def get_stored_block(store: NodeStore, height: int) -> SyncedBlock | None:
+    """Block `height` as block sync serves it, once stored with its certificate (on
+    CometBFT its signed header, stored once the next block is)."""
+    stored = store.load_block(height)
+    if stored is None or not stored.cert:
+        return None
+    return SyncedBlock(height, stored.block, stored.cert)
 
 
 def serve_blocks(node: P2PNode, get_block: GetBlock, get_tip: GetTip) -> None:

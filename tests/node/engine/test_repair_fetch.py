@@ -12,8 +12,7 @@ import pytest
 from consensus.compact import make_compact
 from consensus.messages import encode_message
 from consensus.types import CommitCertificate, CommitSig, VoteType
-from node.p2p import P2PNode
-from node.repair_fetch import (
+from node.engine.repair_fetch import (
     COMMIT_SCOPE,
     PROPOSAL_SCOPE,
     decode_commit_response,
@@ -25,6 +24,7 @@ from node.repair_fetch import (
     fetch_proposal,
     serve_repairs,
 )
+from node.p2p import P2PNode
 from records.codec import DecodeError
 from tests.consensus.helpers import KEYS, make_block, signed_proposal, signed_vote
 from tests.node.p2p.support import line

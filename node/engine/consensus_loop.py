@@ -1,7 +1,7 @@
 """Our engine over the p2p host: consensus messages and transactions from gossip into the
 driver, blocks, transactions, proposals and commits served to peers, and the sync loop.
 
-The sync loop block-syncs (`node/blocksync.py`) before consensus starts, and again
+The sync loop block-syncs (`node/p2p/blocksync.py`) before consensus starts, and again
 whenever the node is behind: far behind (a message from beyond the heights the engine
 buffers: the driver's `on_behind`), or a height behind peers that moved on
 (`consensus.sync.BehindWatch`, asked by `SyncLoop.watch_peers`: once peers committed a
@@ -16,15 +16,16 @@ from collections.abc import Callable
 
 import trio
 
+from consensus.messages import Message
 from consensus.sync import BehindWatch, SyncRejected
 from consensus.types import Block, CommitCertificate
-from node.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
 from node.clock import wall_clock_ms
-from node.driver import GOSSIP_PEER, Driver
+from node.engine.driver import GOSSIP_PEER, Driver
+from node.engine.repair_fetch import fetch_commit, fetch_proposal, serve_repairs
 from node.p2p import P2PNode
-from node.p2p.topics import TX, feed_driver
-from node.repair_fetch import fetch_commit, fetch_proposal, serve_repairs
-from node.txfetch import fetch_txs, serve_txs
+from node.p2p.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
+from node.p2p.topics import CONSENSUS, TX
+from node.p2p.txfetch import fetch_txs, serve_txs
 from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
@@ -138,3 +139,15 @@ async def catch_up(p2p: P2PNode, driver: Driver) -> int:
         await sync_to_tip(p2p, p2p.connected_peers(), next_height, apply_synced)
 
     return await driver.sync_blocks(fetch)
+
+
+async def feed_driver(
+    p2p: P2PNode, driver: Driver, on_height: Callable[[int], None] | None = None
+) -> None:
+    """Hands validated consensus messages from peers to the driver; `on_height` learns the
+    height each message is for (how far the peers are)."""
+    async for delivery in p2p.messages(CONSENSUS):
+        assert isinstance(delivery.value, Message)
+        if on_height is not None:
+            on_height(delivery.value.height)
+        driver.deliver(delivery.value, delivery.sender)

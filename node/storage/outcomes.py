@@ -2,7 +2,7 @@
 answer of GET /v1/txs/{hash}, so a venue that fails over to a restarted node still learns
 the fate of its batch.
 
-A block's outcomes are written with its history rows (`node.history.store`), in the
+A block's outcomes are written with its history rows (`node.storage.history_store`), in the
 block's own SQLite transaction, and the outcomes that leave the window are deleted in
 the same transaction. A hash committed twice (a replay, refused the second time) answers
 its latest outcome.
@@ -31,7 +31,8 @@ CREATE TABLE tx_outcomes (
 ) WITHOUT ROWID;
 CREATE INDEX tx_outcomes_by_height ON tx_outcomes (height);
 """
-"""Statements of the schema step that adds the outcomes (a migration of node/storage.py)."""
+"""Statements of the schema step that adds the outcomes (a migration of
+node/storage/node_store.py)."""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A block CometBFT committed, as the node stores it: what the clearing app applied
 (height, time, transactions, evidence as the keys it jails), CometBFT's hash and
 proposer address for it, and which of its transactions the block carried as references
-(node/cometbft/compact.py) (`CometBlockRecord`, the stored block); and, once CometBFT has
+(node/storage/comet_compact.py) (`CometBlockRecord`, the stored block); and, once CometBFT has
 it, the block's header and commit as its RPC serves them (`SignedHeader`, the stored
 certificate: what a report's anchor is made of, node/reports/anchor.py)."""
 
@@ -14,7 +14,7 @@ from clearing.context import Equivocation
 from clearing.limits import MAX_BLOCK_TXS
 from lightclient.cometbft import CometCommit, CometHeader
 from lightclient.crypto import HASH_BYTES, PUBLIC_KEY_BYTES
-from node.cometbft.compact import restore_items
+from node.storage.comet_compact import restore_items
 from records.codec import (
     MAX_CONSENSUS_MESSAGE_BYTES,
     MAX_EVIDENCE_PER_BLOCK,

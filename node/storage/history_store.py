@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from clearing.events import Event, EventValue
-from node.history.outcomes import TxOutcome
+from node.storage.outcomes import TxOutcome
 from records.codec import (
     DecodeError,
     encode_big_int,
@@ -41,7 +41,8 @@ CREATE TABLE history (
 ) WITHOUT ROWID;
 INSERT OR REPLACE INTO meta VALUES ('history_height', 0);
 """
-"""Statements of the schema step that adds the history (a migration of node/storage.py)."""
+"""Statements of the schema step that adds the history (a migration of
+node/storage/node_store.py)."""
 
 
 @dataclass(frozen=True)

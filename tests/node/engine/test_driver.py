@@ -17,7 +17,7 @@ from consensus.sync import SyncRejected
 from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import MemoryWalStorage, Wal
 from lightclient.crypto import PrivateKey
-from node.driver import Driver, DriverConfig
+from node.engine.driver import Driver, DriverConfig
 from tests.node.netsupport import ListMempool
 
 CHAIN = "driver-test"
