@@ -23,12 +23,18 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
 
+from node.storage.errors import (
+    HeightGapError,
+    OtherGenesisStore,
+    PruneBelowSnapshot,
+    SnapshotHeightError,
+    StorageError,
+)
 from node.storage.history_store import (
     SCHEMA as HISTORY_SCHEMA,
 )
@@ -51,7 +57,6 @@ from node.storage.outcomes import (
 )
 
 SCHEMA_VERSION = 6
-S = TypeVar("S")
 log = logging.getLogger(__name__)
 
 _SCHEMA = """
@@ -95,64 +100,6 @@ CREATE TABLE proposal_txs (
 """,
 }
 """From each version, the statements that make the next one."""
-
-
-class StorageError(Exception):
-    """The store refused an operation or its file is unusable."""
-
-
-class HeightGapError(StorageError):
-    """A block was saved at a height other than latest + 1."""
-
-    def __init__(self, height: int, latest: int) -> None:
-        self.height = height
-        self.latest = latest
-        super().__init__(f"cannot save block at height {height}: latest stored height is {latest}")
-
-
-class SnapshotHeightError(StorageError):
-    """A snapshot was saved for a height whose block is not stored."""
-
-    def __init__(self, height: int, latest: int) -> None:
-        self.height = height
-        self.latest = latest
-        super().__init__(f"cannot snapshot height {height}: latest stored height is {latest}")
-
-
-class OtherGenesisStore(StorageError):
-    """The store holds the chain of another genesis than the one the node starts with."""
-
-    def __init__(self, store: Path, stored: bytes, genesis_file: Path, found: bytes) -> None:
-        super().__init__(
-            f"{store} holds the chain of genesis 0x{stored.hex()}, and {genesis_file} is "
-            f"genesis 0x{found.hex()}: start with the genesis the store was made with, or move "
-            f"the data aside to join the network of this one"
-        )
-        self.store = store
-        self.stored = stored
-        self.genesis_file = genesis_file
-        self.found = found
-
-
-class UnusableSnapshot(StorageError):
-    """A stored snapshot is not the committed state of its height (corrupt, or stale)."""
-
-    def __init__(self, height: int, reason: str) -> None:
-        self.height = height
-        self.reason = reason
-        super().__init__(f"snapshot at height {height} is unusable: {reason}")
-
-
-class PruneBelowSnapshot(StorageError):
-    """Pruning would remove blocks a restart re-applies after the oldest snapshot kept."""
-
-    def __init__(self, below: int, oldest_snapshot: int) -> None:
-        self.below = below
-        self.oldest_snapshot = oldest_snapshot
-        super().__init__(
-            f"cannot prune blocks below height {below}: the oldest snapshot kept is of height "
-            f"{oldest_snapshot}, and a restart from it re-applies the blocks after it"
-        )
 
 
 @dataclass(frozen=True)
@@ -628,87 +575,6 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
-
-
-@dataclass(frozen=True)
-class Rebuilt(Generic[S]):
-    """A state rebuilt at `height` from the snapshot at `snapshot_height` (0: genesis);
-    `rejected` lists the newer snapshots that were skipped, with why."""
-
-    height: int
-    state: S
-    snapshot_height: int
-    rejected: tuple[tuple[int, str], ...]
-
-
-def rebuild_state(
-    store: NodeStore,
-    genesis_state: Callable[[], S],
-    decode_state: Callable[[bytes], S],
-    apply_block: Callable[[S, StoredBlock], tuple[S, bytes]],
-    is_committed: Callable[[S, bytes], bool],
-    rejects: tuple[type[Exception], ...] = (ValueError,),
-) -> Rebuilt[S]:
-    """Restart path: the newest usable snapshot (or genesis) + every stored block after it.
-
-    A snapshot is usable when it decodes (else one of `rejects`) and its state is the one
-    committed with the block of its height (`is_committed(state, that block's root)`); an
-    unusable one is logged and the next older one tried, down to genesis. Each re-applied
-    block's root must equal the stored one, so a node never resumes from a state that
-    differs from what it committed; raises StorageError if not.
-    """
-    rejected: list[tuple[int, str]] = []
-    height, state = 0, None
-    for snapshot in store.iter_snapshots():
-        try:
-            state = _load_snapshot(store, snapshot, decode_state, is_committed, rejects)
-        except UnusableSnapshot as exc:
-            log.warning("%s; trying an older snapshot", exc)
-            rejected.append((snapshot.height, exc.reason))
-            continue
-        height = snapshot.height
-        break
-    snapshot_height = height
-    if state is None:
-        if store.first_height() > 1:
-            raise StorageError(
-                f"{store.path}: no stored snapshot is usable and the blocks below height "
-                f"{store.first_height()} were pruned, so the state cannot be rebuilt from "
-                "genesis: restore the data directory from a backup"
-            )
-        state = genesis_state()
-    for stored in store.iter_blocks(after=height):
-        state, root = apply_block(state, stored)
-        if root != stored.state_root:
-            raise StorageError(
-                f"{store.path}: re-applying block {stored.height} gives a different state"
-                " root: these blocks were made by a clearing version whose state this one computes"
-                " differently (a release that changes the state format runs from the height of"
-                ' its upgrade on: docs/operator.md, "Upgrading"), or the data directory is'
-                " damaged"
-            )
-        height = stored.height
-    return Rebuilt(height, state, snapshot_height, tuple(rejected))
-
-
-def _load_snapshot(
-    store: NodeStore,
-    snapshot: Snapshot,
-    decode_state: Callable[[bytes], S],
-    is_committed: Callable[[S, bytes], bool],
-    rejects: tuple[type[Exception], ...],
-) -> S:
-    """The snapshot's state, if it is the committed state of its height."""
-    block = store.load_block(snapshot.height)
-    if block is None:
-        raise UnusableSnapshot(snapshot.height, "its block is not stored")
-    try:
-        state = decode_state(snapshot.state)
-    except rejects as exc:
-        raise UnusableSnapshot(snapshot.height, f"does not decode: {exc}") from exc
-    if not is_committed(state, block.state_root):
-        raise UnusableSnapshot(snapshot.height, "its state root differs from its block's")
-    return state
 
 
 def iter_stored_blocks(

@@ -12,19 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from node.storage.node_store import (
+from node.storage.errors import (
     HeightGapError,
-    NodeStore,
     OtherGenesisStore,
     PruneBelowSnapshot,
-    Pruned,
-    Rebuilt,
-    Snapshot,
     SnapshotHeightError,
     StorageError,
-    StoredBlock,
-    rebuild_state,
 )
+from node.storage.node_store import NodeStore, Pruned, Snapshot, StoredBlock
+from node.storage.rebuild import Rebuilt, rebuild_state
 
 ROOT = Path(__file__).resolve().parents[3]
 
