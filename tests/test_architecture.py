@@ -227,9 +227,9 @@ def test_circles_are_found_through_functions_but_not_type_checking(tmp_path: Pat
     ]
 
 
-def get_clearing_folders(root: Path) -> dict[str, set[str]]:
-    """Each folder of clearing/ and the folders of clearing/ its modules import (for type
-    checking too): a package's own `__init__` belongs to its folder."""
+def get_folders(root: Path) -> dict[str, set[str]]:
+    """Each folder of the packages under `root` and the other folders its modules import
+    (for type checking too): a package's own `__init__` belongs to its folder."""
 
     def get_folder(module: str) -> str:
         is_package = (root / module.replace(".", "/")).is_dir()
@@ -237,14 +237,24 @@ def get_clearing_folders(root: Path) -> dict[str, set[str]]:
 
     folders: dict[str, set[str]] = {}
     for module, imported in get_runtime_imports(root, type_checking=True).items():
-        if module.split(".")[0] == "clearing":
-            folder = get_folder(module)
-            others = {get_folder(other) for other in imported if other.split(".")[0] == "clearing"}
-            folders.setdefault(folder, set()).update(others - {folder})
+        folder = get_folder(module)
+        folders.setdefault(folder, set()).update(
+            {get_folder(other) for other in imported} - {folder}
+        )
     return folders
 
 
-def test_the_folders_of_clearing_are_layers() -> None:
-    """clearing/'s folders import each other one way only (docs/architecture.md), so a
-    reader meets every name below the folder it reads."""
-    assert find_circles(get_clearing_folders(ROOT)) == []
+def test_folders_are_layers() -> None:
+    """Folders import each other one way only (docs/architecture.md: clearing/'s and
+    node/'s layers, bottom up), so a reader meets every name below the folder it reads."""
+    assert find_circles(get_folders(ROOT)) == []
+
+
+def test_a_circle_of_folders_is_found(tmp_path: Path) -> None:
+    for name in ("pkg", "pkg/sub"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "a.py").write_text("from pkg.sub.b import g\n")
+    (tmp_path / "pkg" / "sub" / "b.py").write_text("def g():\n    from pkg.c import h\n")
+    (tmp_path / "pkg" / "c.py").write_text("def h(): ...\n")
+    assert find_circles(get_folders(tmp_path)) == [["pkg", "pkg.sub"]]
