@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from node.verifier.service import PAGE
-from proofs import verify
+from proofs import report_check
 from proofs.report import decode_report
 from tests.node.reports.support import run_verify
 from tests.web.verifier.cdp import open_browser
@@ -50,7 +50,7 @@ def run(argv: list[str]) -> dict[str, Any]:
         "page_bytes": PAGE.stat().st_size,
         "accounts": len(decode_report(report).accounts),
         "outcome": outcome,
-        "cli_valid": code == verify.EXIT_VALID,
+        "cli_valid": code == report_check.EXIT_VALID,
         "page_cold_ms": round(timings[0]),
         "page_warm_ms": round(statistics.median(timings[1:])),
         "cli_in_process_ms": round(cli_ms),

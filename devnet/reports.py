@@ -18,7 +18,7 @@ import trio
 
 from clearnode.client import NotFound
 from devnet.processes import ROOT
-from proofs import verify
+from proofs import report_check
 
 if TYPE_CHECKING:
     from clearnode.client import Client
@@ -67,21 +67,21 @@ async def check_report(
     member_code, member_text = await _verify([str(path), "--genesis", str(genesis), *member_args])
     if body["committedHash"] != body["reportHash"]:
         text += f"served report hash {body['reportHash']} != committed {body['committedHash']}\n"
-        code = verify.EXIT_INVALID
+        code = report_check.EXIT_INVALID
     # a served report carries its anchor, and openings their account proof: the devnet
     # holds both checks as made, not merely not failed
     for made, where in ((ROOT_ON_CHAIN, text), (ACCOUNT_UNDER_ROOT, member_text)):
         if f"ok    {made}" not in where:
             text += f"not checked: {made!r}\n"
-            code = verify.EXIT_INVALID
+            code = report_check.EXIT_INVALID
     return ReportOutcome(
         epoch,
         int(body["commitHeight"] or 0),
         int(body["accounts"]),
         path,
-        code == verify.EXIT_VALID,
-        member_code == verify.EXIT_VALID,
-        "" if code == member_code == verify.EXIT_VALID else text + member_text,
+        code == report_check.EXIT_VALID,
+        member_code == report_check.EXIT_VALID,
+        "" if code == member_code == report_check.EXIT_VALID else text + member_text,
     )
 
 

@@ -95,7 +95,7 @@ SECTIONS = (
     ),
     Section(
         "Verification",
-        "`clearnode verify`'s checks and verdict (proofs/verify.py `check_report`, the same "
+        "`clearnode verify`'s checks and verdict (proofs/report_check.py `check_report`, the same "
         "function) on what `Client` fetched: the full check by default, less only by name "
         "(`skip`), and the verdict says so. Without the native core (clearnode-client has "
         "none) the pure-Python group does the group arithmetic: the same verdicts, slower "

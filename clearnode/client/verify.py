@@ -1,6 +1,6 @@
 """Checking what a node serves with public data alone: a solvency report, one's own
 openings in it, one's account proof. The checks and their verdict are `clearnode
-verify`'s, by the same function (proofs/verify.py `check_report`), on what `Client`
+verify`'s, by the same function (proofs/report_check.py `check_report`), on what `Client`
 fetched; the vaults are read on chain as the CLI reads them (reserves.py).
 
 The full check is the default, as the CLI's: the chain's genesis pinned by the hash the
@@ -24,8 +24,7 @@ from proofs.backends import get_fastest
 from proofs.openings import MemberOpenings
 from proofs.pedersen import get_generators
 from proofs.report import decode_report
-from proofs.reserves import Unreadable, VaultReading
-from proofs.verify import (
+from proofs.report_check import (
     SKIPPABLE,
     GivenGenesis,
     ReportCheck,
@@ -35,6 +34,7 @@ from proofs.verify import (
     get_trust,
     parse_genesis_bytes,
 )
+from proofs.reserves import Unreadable, VaultReading
 
 __all__ = [
     "SKIPPABLE",

@@ -2,7 +2,7 @@
 
 Each newly stored report is verified once, in a worker thread (a batch of all
 accounts' proofs), with the public checks of `clearnode verify --genesis`
-(`proofs.verify.get_sections`): validator quorum over the set that checked its
+(`proofs.report_check.get_sections`): validator quorum over the set that checked its
 commitment (followed from the genesis set through the validator-set changes this node's
 anchor carries), every solvency proof, the aggregates, the market under the state root
 and the statement recomputed from the genesis, the collateral against the ledger's, the
@@ -30,7 +30,7 @@ from proofs.errors import ReportDecodeError
 from proofs.native_group import FAST
 from proofs.pedersen import get_generators
 from proofs.report import VotingPower, decode_report
-from proofs.verify import get_sections
+from proofs.report_check import get_sections
 
 log = logging.getLogger(__name__)
 

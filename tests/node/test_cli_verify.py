@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from proofs.verify import EXIT_NOT_CHECKED, EXIT_USAGE, EXIT_VALID
+from proofs.report_check import EXIT_NOT_CHECKED, EXIT_USAGE, EXIT_VALID
 from tests.node.apiserver import serve_handler
 from tests.node.reports.support import run_verify
 from tests.vectors.make_reports import NOW_MS, REPORTS

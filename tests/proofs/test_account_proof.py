@@ -20,7 +20,8 @@ from proofs.account_proof import (
     WrongRoot,
     check_account_proof,
 )
-from proofs.verify import EXIT_INVALID, EXIT_USAGE, EXIT_VALID, main
+from proofs.report_check import EXIT_INVALID, EXIT_USAGE, EXIT_VALID
+from proofs.verify import main
 from tests.clearing.default.test_margin_call import new_box
 from tests.clearing.support import USDC
 from tests.node.test_api import ALICE, BOB

@@ -13,7 +13,8 @@ import pytest
 
 from node.commands import main as clearnode_main
 from proofs.openings import get_member_openings
-from proofs.verify import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, main
+from proofs.report_check import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE
+from proofs.verify import main
 from tests.proofs.conftest import CHAIN_ID, EPOCH, SEED, Fixture
 
 ROOT = Path(__file__).resolve().parents[2]

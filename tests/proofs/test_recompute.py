@@ -30,8 +30,8 @@ from devnet.sandbox import Sandbox
 from node.reports.inputs import ReportInputs
 from proofs.recompute import MAX_LISTED, check_statement, compare_statement
 from proofs.report import Report, decode_report
+from proofs.report_check import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, EXIT_VALID
 from proofs.statement import SolvencyStatement, get_statement
-from proofs.verify import EXIT_INVALID, EXIT_PARTIAL, EXIT_USAGE, EXIT_VALID
 from tests.node.reports.support import (
     MARK,
     MEMBERS,

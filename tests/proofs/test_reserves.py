@@ -15,8 +15,9 @@ from clearing.assets import CollateralToken
 from clearing.genesis import Genesis, Vault, parse_genesis
 from clearing.published_ledger import PublishedLedger, ReserveTotal
 from proofs.report import Report
+from proofs.report_check import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_VALID
 from proofs.reserves import Unreadable, VaultReading, check_reserves, get_collateral_quanta
-from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_VALID, print_report
+from proofs.verify import print_report
 from tests.proofs.conftest import Fixture
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,8 +17,8 @@ from lightclient.anchor import TRUSTING_PERIOD_MS
 from lightclient.commit import CommitSig
 from proofs.drafting import add_signatures, sign_report
 from proofs.report import Report
+from proofs.report_check import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
 from proofs.sample import SAMPLE_HEIGHT
-from proofs.verify import EXIT_INVALID, EXIT_NOT_CHECKED, EXIT_PARTIAL, EXIT_USAGE
 from tests.lightclient.support import GENESIS_HASH, get_powers, make_anchor, make_set_change
 from tests.node.reports.support import run_verify
 from tests.proofs.conftest import CHAIN_ID, Fixture

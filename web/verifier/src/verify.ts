@@ -1,4 +1,4 @@
-/** Verify a solvency report with public data only (proofs/verify.py, proofs/checks.py
+/** Verify a solvency report with public data only (proofs/report_check.py, proofs/checks.py
  * verify_report, proofs/recompute.py check_statement): the same checks, the same
  * lines, the same verdict. The output is a verdict, then each section's checks, then
  * what was not checked and why. */
