@@ -16,7 +16,8 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from consensus.engine import ChainStart, Engine
+from consensus.engine import Engine
+from consensus.engine_config import ChainStart
 from consensus.engine_timeouts import EngineTimeout
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.sim.simulator import make_key

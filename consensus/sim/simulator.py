@@ -20,7 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from consensus.engine import ChainStart, Engine, EngineConfig
+from consensus.engine import Engine
+from consensus.engine_config import ChainStart, EngineConfig
 from consensus.engine_timeouts import EngineTimeout
 from consensus.messages import decode_message
 from consensus.sim.blocksync import BlocksAnswer, BlockSync, SyncStats, get_blocks_answer

@@ -28,7 +28,8 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.application import Application
 from consensus.block_store import BlockStore
 from consensus.compact import CompactProposal
-from consensus.engine import ChainStart, Engine, EngineConfig, OnProposalTime
+from consensus.engine import Engine, OnProposalTime
+from consensus.engine_config import ChainStart, EngineConfig
 from consensus.engine_timeouts import EngineTimeout
 from consensus.mempool import Mempool
 from consensus.messages import Message

@@ -14,7 +14,7 @@ import trio
 
 from clearing.validator_set import get_validator_name, has_power
 from consensus.compact import compute_tx_hash
-from consensus.engine import ChainStart
+from consensus.engine_config import ChainStart
 from consensus.signer import Signer
 from consensus.state_machine import TimeoutConfig
 from consensus.transport import Transport

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from consensus.compact import CompactProposal, compute_tx_hash, make_compact
-from consensus.engine import ChainStart, Engine, EngineConfig, OnMissingTxs
+from consensus.engine import Engine, OnMissingTxs
+from consensus.engine_config import ChainStart, EngineConfig
 from consensus.engine_timeouts import (
     EngineTimeout,
     GossipDue,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from consensus.engine import EngineConfig
+from consensus.engine_config import EngineConfig
 from consensus.inputs import BlockPrepared, ProposalReceived
 from consensus.messages import decode_message, encode_message
 from consensus.records import decode_record, encode_input_record

@@ -15,7 +15,7 @@ from clearing.genesis import Genesis
 from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key, derive_seed
-from consensus.engine import ChainStart
+from consensus.engine_config import ChainStart
 from consensus.messages import Message
 from consensus.signer import Signer
 from consensus.sim.memory import MemoryBlockStore

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from consensus.engine import EngineConfig
+from consensus.engine_config import EngineConfig
 from consensus.messages import decode_message
 from consensus.sim.blocksync import BlocksAnswer, get_blocks_answer
 from consensus.sim.scenarios import check_invariants

@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from consensus.engine import ChainStart
+from consensus.engine_config import ChainStart
 from consensus.signer import Signer
 from consensus.sim.memory import HashChainApp, MemoryBlockStore
 from consensus.state_machine import TimeoutConfig
