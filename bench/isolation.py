@@ -35,9 +35,20 @@ as with the cut). Its JSON line: the heights the three commit meanwhile, the hei
 flapping node committed and how far behind it ended, how long after the last flap it is
 back at the live tip, and the commit p50 before, during and after.
 
+With `--clock-off S`, validator `--node`'s wall clock runs `S` seconds off (ahead if
+positive) for `--isolated` seconds, then true again (libfaketime, moved while the node
+runs: tests/node/clocks.py), the load sent to all four. Its JSON line: the heights
+committed a second before, during and after, the commit p50 of each, the heights
+decided past round 0 meanwhile (each of a clock-ahead proposer's turns costs one: its
+proposals are untimely to the others), the untimely proposals and the skew an honest
+node's metrics show of it, whether the block times stayed increasing and within the
+honest clocks' precision, and the validators jailed (none: a clock is no offence). Our
+engine only: a CometBFT process reads the kernel's clock from Go's runtime, past
+libfaketime, so on CometBFT the run says why it was skipped.
+
     python -m bench isolation [--engine both|clearnode|cometbft] [--isolated 120]
-        [--rate 1000] [--node 3] [--split | --one-way | --flapping [--flap 5]]
-        [--jitter-ms 5] [--loss 0.005] [--batch 250]
+        [--rate 1000] [--node 3] [--split | --one-way | --flapping [--flap 5] |
+        --clock-off S] [--jitter-ms 5] [--loss 0.005] [--batch 250]
 """
 
 from __future__ import annotations
@@ -56,7 +67,12 @@ import trio
 
 from bench.network import CommitWatch, Load, offer, percentile, start_load
 from clearing.genesis import ENGINES
-from tests.node.netproc import ProcessNetwork, running
+from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
+from consensus.types import Block
+from lightclient.anchor import COMETBFT
+from node.clock import wall_clock_ms
+from tests.node.clocks import FAKETIME, NO_FAKETIME, MovableClock, read_samples
+from tests.node.netproc import ProcessNetwork, read_rows, running
 from tests.node.wan import Mesh, Proxies, get_region_link
 
 IN_ALL = False
@@ -85,6 +101,7 @@ def run(argv: list[str]) -> dict[str, Any]:
     faults.add_argument("--split", action="store_true", help="split 2|2 instead")
     faults.add_argument("--one-way", action="store_true", help="0 does not hear --node instead")
     faults.add_argument("--flapping", action="store_true", help="--node's links flap instead")
+    faults.add_argument("--clock-off", type=int, help="--node's clock this many s off instead")
     parser.add_argument("--flap", type=float, default=5.0, help="seconds down, then up")
     parser.add_argument("--jitter-ms", type=float, default=5.0, help="each link's jitter")
     parser.add_argument("--loss", type=float, default=0.005, help="segments lost, a share")
@@ -107,6 +124,8 @@ def run(argv: list[str]) -> dict[str, Any]:
 
 
 def get_fault(args: argparse.Namespace) -> Callable[..., Awaitable[dict[str, Any]]]:
+    if args.clock_off is not None:
+        return skew_clock
     if args.split:
         return split_in_two
     if args.one_way:
@@ -144,11 +163,17 @@ class Regions:
 
 @asynccontextmanager
 async def open_regions(
-    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
+    args: argparse.Namespace,
+    base: Path,
+    engine: str,
+    mesh: Mesh,
+    env: dict[int, dict[str, str]] | None = None,
 ) -> AsyncIterator[Regions]:
-    """The network behind `mesh`'s proxies, until the block ends: then its tasks, nodes
-    and proxies stop."""
+    """The network behind `mesh`'s proxies (validator i's processes with `env[i]` added
+    to their environment), until the block ends: then its tasks, nodes and proxies stop."""
     network = ProcessNetwork(base, VALIDATORS, engine=engine, observers=(), mesh=mesh)
+    for index, added in (env or {}).items():
+        network.homes[index].env = added
     proxies = Proxies(mesh, base)
     try:
         with running(network) as net:
@@ -287,6 +312,60 @@ async def flap(args: argparse.Namespace, base: Path, engine: str, mesh: Mesh) ->
         "commit_ms_p50": {"before": before, "while_flapping": during, "after": after},
         "refused": watch.refused,
         "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def skew_clock(
+    args: argparse.Namespace, base: Path, engine: str, mesh: Mesh
+) -> dict[str, Any]:
+    """One engine's run: the load, `--node`'s clock off, then true (see the module's
+    docstring)."""
+    if engine == COMETBFT:
+        return {"skipped": "a cometbft process's clock is Go's, which libfaketime cannot move"}
+    if not FAKETIME.exists():
+        return {"skipped": NO_FAKETIME}
+    clock = MovableClock(base / "clock-offset")
+    async with open_regions(args, base, engine, mesh, {args.node: clock.env}) as regions:
+        watch = regions.watch
+        send = partial(offer, regions.net.homes, regions.load, watch, args.rate)
+        before = await paced(watch, send, WARM_S)
+        clock.set(args.clock_off)
+        during = await paced(watch, send, args.isolated)
+        clock.set(0)
+        after = await paced(watch, send, AFTER_S)
+        honest = regions.net.homes[args.node - 1 if args.node else 1]
+        skewed = regions.net.genesis["validators"][args.node]["name"]
+        untimely = read_samples(honest, "clearnode_consensus_untimely_proposals_total")
+        ahead_ms = read_samples(honest, "clearnode_consensus_proposal_ahead_ms")
+        jailed = read_samples(honest, "clearnode_validators_jailed_total")
+        latest_ms = wall_clock_ms() + PROPOSAL_TIME_PRECISION_MS
+        rows = read_rows(regions.net.homes[0].db, "SELECT block FROM blocks ORDER BY height")
+    times = [Block.decode(row[0]).header.time_ms for row in rows]
+    return {
+        "clock_off_s": args.clock_off,
+        "skewed_s": args.isolated,
+        "before": before,
+        "while_skewed": during,
+        "after": after,
+        "untimely_proposals_of_skewed": untimely.get(skewed, 0),
+        "skewed_proposal_ahead_ms": ahead_ms.get(skewed),
+        "block_times_increasing": times == sorted(set(times)),
+        "block_times_within_precision": bool(times) and times[-1] <= latest_ms,
+        "validators_jailed": sum(jailed.values()),
+        "refused": watch.refused,
+        "accepted_not_committed": len(watch.sent),
+    }
+
+
+async def paced(watch: CommitWatch, send: Send, seconds: float) -> dict[str, Any]:
+    """The heights a second, the heights decided past round 0 and the commit p50 (ms) of
+    the batches `send` offers for `seconds`."""
+    height, later, start = watch.height, watch.later_rounds or 0, time.monotonic()
+    p50 = await timed(watch, send, seconds)
+    return {
+        "heights_per_s": round((watch.height - height) / (time.monotonic() - start), 2),
+        "heights_past_round_0": (watch.later_rounds or 0) - later,
+        "commit_ms_p50": p50,
     }
 
 

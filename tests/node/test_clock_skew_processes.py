@@ -9,40 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
 from node.clock import wall_clock_ms
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, read_roots, running
+from tests.node.clocks import FAKETIME, NO_FAKETIME, clock_off_by, read_samples
+from tests.node.netproc import SHORT_TIMEOUTS, ProcessNetwork, read_roots, running
 from tests.node.test_network_processes import read_blocks, wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
-FAKETIME = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 HEIGHTS = 12
 """Three turns of each validator as proposer."""
 
 
-def clock_off_by(seconds: int) -> dict[str, str]:
-    return {
-        "LD_PRELOAD": str(FAKETIME),
-        "FAKETIME": f"{seconds:+d}s",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-
-
-def read_samples(home: NodeHome, sample: str) -> dict[str, float]:
-    """`sample`'s values on `home`'s /metrics, by their proposer label ("" without one)."""
-    families = text_string_to_metric_families(home.get_metrics())
-    return {
-        s.labels.get("proposer", ""): s.value
-        for f in families
-        for s in f.samples
-        if s.name == sample
-    }
-
-
-@pytest.mark.skipif(not FAKETIME.exists(), reason="no libfaketime (make installs faketime)")
+@pytest.mark.skipif(not FAKETIME.exists(), reason=NO_FAKETIME)
 async def test_validators_30_s_ahead_and_behind_neither_move_the_chain_s_time_nor_stop_it(
     tmp_path: Path,
 ) -> None:
