@@ -331,12 +331,12 @@ async def skew_clock(
         before = await paced(watch, send, WARM_S)
         clock.set(args.clock_off)
         during = await paced(watch, send, args.isolated)
-        clock.set(0)
-        after = await paced(watch, send, AFTER_S)
         honest = regions.net.homes[args.node - 1 if args.node else 1]
         skewed = regions.net.genesis["validators"][args.node]["name"]
-        untimely = read_samples(honest, "clearnode_consensus_untimely_proposals_total")
         ahead_ms = read_samples(honest, "clearnode_consensus_proposal_ahead_ms")
+        clock.set(0)
+        after = await paced(watch, send, AFTER_S)
+        untimely = read_samples(honest, "clearnode_consensus_untimely_proposals_total")
         jailed = read_samples(honest, "clearnode_validators_jailed_total")
         latest_ms = wall_clock_ms() + PROPOSAL_TIME_PRECISION_MS
         rows = read_rows(regions.net.homes[0].db, "SELECT block FROM blocks ORDER BY height")
