@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 
 from consensus.application import Application
 from consensus.block_store import BlockStore
+from consensus.chain_clock import ChainClock
 from consensus.compact import CompactProposal, MissingTxs, make_compact
 from consensus.effects import (
     Broadcast,
@@ -111,6 +112,7 @@ from consensus.types import (
 from consensus.validator_sets import ValidatorCheckpoint, ValidatorSets
 from consensus.wal import Wal
 from lightclient.crypto import PrivateKey
+from lightclient.header import BlockHeader
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 
 log = logging.getLogger(__name__)
@@ -203,6 +205,11 @@ class Engine:
         at the mempool is already due for it."""
         self._proposal_look_due = False
         self._untimely_logged_ms: int | None = None
+        self._own = own
+        self._chain_clock = ChainClock()
+        self._arrivals: dict[BlockHeader, int] = {}
+        """When each block proposed this height first arrived, on this node's clock."""
+        self._ahead_logged_ms: int | None = None
         """This node's clock when it last logged an untimely proposal."""
 
     # ------------------------------------------------------------------ lifecycle
@@ -414,6 +421,7 @@ class Engine:
         it arrived, not its transactions, which its proposer could delay to make a time
         ahead look timely); the state machine judges it by the same `is_timely`."""
         ahead_ms = proposal.block.header.time_ms - received_ms
+        self._arrivals.setdefault(proposal.block.header, received_ms)
         timely = is_timely(proposal, received_ms)
         if not timely:
             self.stats.untimely_proposals += 1
@@ -625,10 +633,28 @@ class Engine:
             self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
 
     def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
-        time_ms = max(self.now_ms(), self.state.prev_time_ms + 1)
+        time_ms = max(self._get_proposal_time(), self.state.prev_time_ms + 1)
         txs = self._fit_block(self.app.prepare_proposal(height, time_ms, candidates))
         evidence = self.pool.get_pending(height)
         self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
+
+    def _get_proposal_time(self) -> int:
+        """This node's clock, or the others' when it is ahead of theirs
+        (consensus.chain_clock): its proposal is then timely to them."""
+        now_ms = self.now_ms()
+        dated_ms = self._chain_clock.get_proposal_time(now_ms)
+        if dated_ms != now_ms:
+            self.stats.proposals_dated_by_others += 1
+            last = self._ahead_logged_ms
+            if last is None or abs(now_ms - last) >= UNTIMELY_LOG_INTERVAL_MS:
+                self._ahead_logged_ms = now_ms
+                log.warning(
+                    "this node's clock is %d ms ahead of the other validators' (their recent "
+                    "blocks' times): dating its proposal by theirs (%d such proposals since "
+                    "start); is its clock set?",
+                    now_ms - dated_ms, self.stats.proposals_dated_by_others,
+                )  # fmt: skip
+        return dated_ms
 
     def _fit_block(self, txs: Sequence[bytes]) -> tuple[bytes, ...]:
         """The longest prefix of `txs` within the block limits: we never propose a block
@@ -654,6 +680,9 @@ class Engine:
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         """Finalize, store durably, then start the next height (after the commit pause)."""
         root = self._finalize(block, certificate)
+        arrived_ms = self._arrivals.get(block.header)
+        if arrived_ms is not None and block.header.proposer != self._own:
+            self._chain_clock.note_committed(block.header.time_ms, arrived_ms)
         log.info(
             "committed height %d round %d: %d txs, root %s",
             block.height,
@@ -679,6 +708,7 @@ class Engine:
     def _start_height(self, height: int) -> None:
         self.app.check_height(height)  # before anything of the height is logged or signed
         self._txs.start_height()
+        self._arrivals.clear()
         self._repair.start_height(self.state.height, self.state.proposals)
         # Not fsynced (an fsync per height on every node's critical path): the first of
         # our signatures at this height syncs it with everything before it, and a marker

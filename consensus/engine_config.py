@@ -86,3 +86,6 @@ class EngineStats:
     """Proposals asked of a voter, this node holding none of the round's (`on_missing_proposal`)."""
     commits_asked: int = 0
     """Commit certificates asked of a peer at the next height (`on_missing_commit`)."""
+    proposals_dated_by_others: int = 0
+    """Own proposals dated by the other validators' clock, this one being ahead of theirs
+    (consensus.chain_clock)."""

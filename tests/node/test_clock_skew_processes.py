@@ -1,8 +1,10 @@
 """Four validator processes, one with its clock 30 s ahead and one 30 s behind (Debian's
 libfaketime shifts the wall clock alone: trio's monotonic clock runs true). The chain
-goes on; no block is dated beyond the honest clocks' precision; the one ahead never has
-its proposal committed (each of its turns costs a round), the one behind proposes its
-parent's time + 1 ms; every node's metrics show who is off, and nobody is punished."""
+goes on; no block is dated beyond the honest clocks' precision; the one ahead dates its
+proposals by the others' clock once it has committed a block of theirs
+(consensus/chain_clock.py), and they commit (a round lost at most once, where before
+each of its turns cost one); the one behind proposes its parent's time + 1 ms; the
+skewed nodes' metrics show the others' proposals 30 s off, and nobody is punished."""
 
 from __future__ import annotations
 
@@ -47,10 +49,11 @@ async def test_validators_30_s_ahead_and_behind_neither_move_the_chain_s_time_no
     times = [b.header.time_ms for b in blocks]
     assert times == sorted(set(times)) and times[-1] <= latest_ms
     proposers = [b.header.proposer for b in blocks]
-    assert keys[0] not in proposers
+    assert keys[0] in proposers
     by_behind = [i for i, b in enumerate(blocks) if b.header.proposer == keys[1] and i > 0]
     assert by_behind and all(times[i] == times[i - 1] + 1 for i in by_behind)
-    assert seen_by_honest[names[0]] > 25_000 and untimely[names[0]] >= 1
+    assert untimely.get(names[0], 0) <= 1  # its first turn, if it came before any other's
+    assert abs(seen_by_honest[names[0]]) < PROPOSAL_TIME_PRECISION_MS
     assert all(abs(seen_by_honest[names[i]]) < 5_000 for i in (2, 3) if names[i] in seen_by_honest)
     assert all(seen_by_behind[names[i]] > 25_000 for i in (2, 3))
     assert all(seen_by_ahead[names[i]] < -25_000 for i in (2, 3))
