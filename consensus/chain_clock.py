@@ -20,6 +20,10 @@ block); within it, or behind, by its own clock (the state machine then puts it a
 its parent's, as before). Its own blocks never enter the estimate: a clock ahead would
 otherwise be taken as the chain's. The receivers' check is unchanged; this changes only
 what an honest proposer whose clock is wrong proposes.
+
+What a wrong clock makes the engine warn of (an untimely proposal; this node's clock
+ahead of the others') it logs at most once a `CLOCK_WARNING_INTERVAL_MS`
+(`WarningInterval`).
 """
 
 from __future__ import annotations
@@ -65,3 +69,23 @@ class ChainClock:
         if others_ms is not None and now_ms - others_ms > AHEAD_MS:
             return others_ms
         return now_ms
+
+
+CLOCK_WARNING_INTERVAL_MS = 60_000
+"""A clock's warning (an untimely proposal, this node's clock ahead of the others') is
+logged at most this often: a node whose clock is off would see one at most heights."""
+
+
+@dataclass
+class WarningInterval:
+    """Whether a warning is due: at most one every `interval_ms` of this node's clock, a
+    clock set back counting as time passed."""
+
+    interval_ms: int
+    last_ms: int | None = None
+
+    def is_due(self, now_ms: int) -> bool:
+        if self.last_ms is not None and abs(now_ms - self.last_ms) < self.interval_ms:
+            return False
+        self.last_ms = now_ms
+        return True

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 
 from consensus.application import Application
 from consensus.block_store import BlockStore
-from consensus.chain_clock import ChainClock
+from consensus.chain_clock import CLOCK_WARNING_INTERVAL_MS, ChainClock, WarningInterval
 from consensus.compact import CompactProposal, MissingTxs, make_compact
 from consensus.effects import (
     Broadcast,
@@ -125,9 +125,6 @@ OnCommit = Callable[[Block, CommitCertificate, bytes], None]
 OnBehind = Callable[[PeerId, int], None]
 OnMissingTxs = Callable[[PeerId, CompactProposal, tuple[bytes, ...]], None]
 OnProposalTime = Callable[[bytes, int, bool], None]
-UNTIMELY_LOG_INTERVAL_MS = 60_000
-"""An untimely proposal is logged at most this often: a node whose clock is off would
-see one at most heights."""
 
 
 class Engine:
@@ -204,12 +201,12 @@ class Engine:
         """With `txs_noticed`: the proposal this node waits to make, and whether a look
         at the mempool is already due for it."""
         self._proposal_look_due = False
-        self._untimely_logged_ms: int | None = None
+        self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
         self._own = own
         self._chain_clock = ChainClock()
         self._arrivals: dict[BlockHeader, int] = {}
         """When each block proposed this height first arrived, on this node's clock."""
-        self._ahead_logged_ms: int | None = None
+        self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
         """This node's clock when it last logged an untimely proposal."""
 
     # ------------------------------------------------------------------ lifecycle
@@ -425,9 +422,7 @@ class Engine:
         timely = is_timely(proposal, received_ms)
         if not timely:
             self.stats.untimely_proposals += 1
-            last = self._untimely_logged_ms
-            if last is None or abs(received_ms - last) >= UNTIMELY_LOG_INTERVAL_MS:
-                self._untimely_logged_ms = received_ms
+            if self._untimely_warning.is_due(received_ms):
                 log.warning(
                     "proposal of height %d round %d is %d ms ahead of this node's clock (at "
                     "most %d): prevoting nil (%d such proposals since start); is this "
@@ -645,9 +640,7 @@ class Engine:
         dated_ms = self._chain_clock.get_proposal_time(now_ms)
         if dated_ms != now_ms:
             self.stats.proposals_dated_by_others += 1
-            last = self._ahead_logged_ms
-            if last is None or abs(now_ms - last) >= UNTIMELY_LOG_INTERVAL_MS:
-                self._ahead_logged_ms = now_ms
+            if self._ahead_warning.is_due(now_ms):
                 log.warning(
                     "this node's clock is %d ms ahead of the other validators' (their recent "
                     "blocks' times): dating its proposal by theirs (%d such proposals since "

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.chain_clock import AHEAD_MS, RECENT, ChainClock
+from consensus.chain_clock import AHEAD_MS, RECENT, ChainClock, WarningInterval
 
 NOW = 1_800_000_000_000
 
@@ -60,3 +60,10 @@ def test_a_proposal_is_never_dated_ahead_of_its_own_clock_nor_far_below_the_othe
     others = clock.get_time(NOW)
     assert others is not None and dated <= NOW
     assert dated == NOW or (dated == others and NOW - others > AHEAD_MS)
+
+
+def test_a_warning_is_due_once_an_interval_either_way_the_clock_moves() -> None:
+    warning = WarningInterval(60_000)
+    assert warning.is_due(NOW) and not warning.is_due(NOW + 59_999)
+    assert warning.is_due(NOW + 60_000) and not warning.is_due(NOW + 1)
+    assert warning.is_due(NOW - 30_000)  # a clock set back a minute: time enough
