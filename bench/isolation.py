@@ -68,11 +68,10 @@ import trio
 from bench.network import CommitWatch, Load, offer, percentile, start_load
 from clearing.genesis import ENGINES
 from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
-from consensus.types import Block
 from lightclient.anchor import COMETBFT
 from node.clock import wall_clock_ms
 from tests.node.clocks import FAKETIME, NO_FAKETIME, MovableClock, read_samples
-from tests.node.netproc import ProcessNetwork, read_rows, running
+from tests.node.netproc import ProcessNetwork, read_blocks, running
 from tests.node.wan import Mesh, Proxies, get_region_link
 
 IN_ALL = False
@@ -339,8 +338,8 @@ async def skew_clock(
         untimely = read_samples(honest, "clearnode_consensus_untimely_proposals_total")
         jailed = read_samples(honest, "clearnode_validators_jailed_total")
         latest_ms = wall_clock_ms() + PROPOSAL_TIME_PRECISION_MS
-        rows = read_rows(regions.net.homes[0].db, "SELECT block FROM blocks ORDER BY height")
-    times = [Block.decode(row[0]).header.time_ms for row in rows]
+        blocks = read_blocks(regions.net.homes[0])
+    times = [block.header.time_ms for block in blocks]
     return {
         "clock_off_s": args.clock_off,
         "skewed_s": args.isolated,

@@ -202,7 +202,6 @@ class Engine:
         at the mempool is already due for it."""
         self._proposal_look_due = False
         self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
-        self._own = own
         self._chain_clock = ChainClock()
         self._arrivals: dict[BlockHeader, int] = {}
         """When each block proposed this height first arrived, on this node's clock."""
@@ -674,7 +673,7 @@ class Engine:
         """Finalize, store durably, then start the next height (after the commit pause)."""
         root = self._finalize(block, certificate)
         arrived_ms = self._arrivals.get(block.header)
-        if arrived_ms is not None and block.header.proposer != self._own:
+        if arrived_ms is not None and block.header.proposer != self.state.own_key:
             self._chain_clock.note_committed(block.header.time_ms, arrived_ms)
         log.info(
             "committed height %d round %d: %d txs, root %s",

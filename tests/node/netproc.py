@@ -37,6 +37,7 @@ from clearing.request_schema import SignedRequest
 from clearing.transition.tx import decode_tx
 from clearnode.client.sandbox_keys import derive_seed
 from clearnode.client.signers import get_member_request_body
+from consensus.types import Block
 from lightclient.crypto import PrivateKey
 from node.commands.init import render_cometbft_tables
 from node.config import get_timeouts, load_config
@@ -132,6 +133,12 @@ def read_rows(db_path: Path, query: str) -> list[Any]:
         return db.execute(query).fetchall()
     finally:
         db.close()
+
+
+def read_blocks(home: NodeHome) -> list[Block]:
+    """Our engine's blocks in `home`'s SQLite file, in height order."""
+    rows = read_rows(home.db, "SELECT block FROM blocks ORDER BY height")
+    return [Block.decode(row[0]) for row in rows]
 
 
 def read_roots(db_path: Path) -> dict[int, bytes]:

@@ -15,8 +15,8 @@ import pytest
 from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS
 from node.clock import wall_clock_ms
 from tests.node.clocks import FAKETIME, NO_FAKETIME, clock_off_by, read_samples
-from tests.node.netproc import SHORT_TIMEOUTS, ProcessNetwork, read_roots, running
-from tests.node.test_network_processes import read_blocks, wait_until
+from tests.node.netproc import SHORT_TIMEOUTS, ProcessNetwork, read_blocks, read_roots, running
+from tests.node.test_network_processes import wait_until
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 

@@ -19,11 +19,10 @@ from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from tests.clearing.test_limits import LONGEST_NAME
-from tests.node.netproc import QUICK_BLOCKS, NodeHome, process_network
+from tests.node.netproc import QUICK_BLOCKS, NodeHome, process_network, read_blocks
 from tests.node.netsupport import get_wall_times
 from tests.node.test_network_processes import (
     assert_roots_agree,
-    read_blocks,
     wait_until,
 )
 

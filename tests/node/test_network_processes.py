@@ -35,7 +35,7 @@ from node.keys import NODE_KEY, KeyFile, compute_peer_id
 from node.p2p import HostConfig, P2PNode, open_p2p
 from node.p2p.topics import TX, get_topic
 from node.storage.comet_block import CometBlockRecord
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_rows
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_blocks, read_rows
 from tests.node.test_network_inprocess import setup_txs
 
 pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
@@ -48,11 +48,6 @@ async def wait_until(what: str, condition: Callable[[], bool], timeout_s: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
         await trio.sleep(0.2)
-
-
-def read_blocks(home: NodeHome) -> list[Block]:
-    rows = read_rows(home.db, "SELECT block FROM blocks ORDER BY height")
-    return [Block.decode(row[0]) for row in rows]
 
 
 @dataclass(frozen=True)

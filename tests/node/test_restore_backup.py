@@ -16,8 +16,8 @@ from clearnode.client.sandbox_keys import derive_seed
 from consensus.types import Block
 from lightclient.commit import CommitCertificate
 from lightclient.crypto import PrivateKey
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_roots
-from tests.node.test_network_processes import read_blocks, wait_until
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, process_network, read_blocks, read_roots
+from tests.node.test_network_processes import wait_until
 
 pytestmark = [
     pytest.mark.multiprocess,

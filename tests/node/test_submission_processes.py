@@ -17,13 +17,12 @@ from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block
 from tests.clearing.support import new_sandbox
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, read_blocks, running
 from tests.node.netsupport import get_wall_times
 from tests.node.test_network_inprocess import setup_txs
 from tests.node.test_network_processes import (
     commit_setup,
     post_tx_until_accepted,
-    read_blocks,
     wait_until,
 )
 

@@ -30,13 +30,12 @@ from clearing.transition.tx import encode_tx
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.p2p import HostConfig, open_p2p
 from node.p2p.topics import TX, get_topic
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, read_blocks, running
 from tests.node.test_network_processes import (
     CLIENT_SEED,
     OBSERVERS,
     SNAPSHOTS,
     assert_roots_agree,
-    read_blocks,
     submit,
     wait_until,
 )

@@ -83,14 +83,13 @@ from tests.node.bridge.test_rotation_network import (
     get_json,
     rotate_vault,
 )
-from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, running
+from tests.node.netproc import SHORT_TIMEOUTS, NodeHome, ProcessNetwork, read_blocks, running
 from tests.node.netsupport import get_wall_times
 from tests.node.test_network_processes import (
     assert_roots_agree,
     get_answer,
     post_tx_until_accepted,
     post_until_accepted,
-    read_blocks,
     wait_until,
 )
 from tests.node.test_validator_set_processes import DELAY, NEW, VOTING_BLOCKS, public
