@@ -64,10 +64,17 @@ class PrivateKey:
     @property
     def public_key(self) -> bytes:
         return (
-            Ed25519PrivateKey.from_private_bytes(self.seed)
+            get_signing_key(self.seed)
             .public_key()
             .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         )
 
     def sign(self, message: bytes) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+        return get_signing_key(self.seed).sign(message)
+
+
+@lru_cache(maxsize=16)
+def get_signing_key(seed: bytes) -> Ed25519PrivateKey:
+    """The key a seed derives, derived once: a validator signs every vote and proposal
+    with it (a derivation cost about as much as the signature)."""
+    return Ed25519PrivateKey.from_private_bytes(seed)

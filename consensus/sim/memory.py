@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from consensus.compact import index_txs
+from consensus.compact import compute_tx_hash, index_txs
 from consensus.types import Block, CommitCertificate, Voter
 from lightclient.crypto import compute_hash
 
@@ -65,7 +65,8 @@ class ListMempool:
     def update(self, committed: Sequence[bytes]) -> None:
         done = set(committed)
         self.txs = [tx for tx in self.txs if tx not in done]
-        self._by_id = index_txs(self.txs)
+        for tx in done:  # what stays pending keeps its id, not hashed again at each block
+            self._by_id.pop(compute_tx_hash(tx), None)
 
 
 @dataclass

@@ -87,7 +87,7 @@ class SimResult:
 
 
 def check_invariants(sim: Simulator) -> SimResult:
-    honest = sim.get_honest()
+    honest = sim.honest
     result = SimResult(sim.scenario, {n.index: n.store.get_height() for n in sim.nodes})
     chains = {n.index: n.store.get_hashes() for n in honest}
     for a in chains:
@@ -132,7 +132,7 @@ def check_certificates(sim: Simulator) -> list[str]:
     only by members of that set."""
     sets = [ValidatorSet.from_validators(sim.genesis.validators)]
     violations = []
-    for node in sim.get_honest():
+    for node in sim.honest:
         for block, certificate, _ in node.store.blocks:
             while len(sets) < block.height:
                 change = sim.set_changes.get(len(sets) - 1)

@@ -170,6 +170,9 @@ class Simulator:
     _seq: int = 0
     heights_at_heal: dict[int, int] = field(default_factory=dict)
     set_changes: dict[int, tuple[Voter, ...]] = field(init=False)
+    honest: list[SimNode] = field(init=False)
+    """The nodes neither byzantine nor sharing a key with another: what the invariants hold
+    for (the scenario fixes them; `_is_done` asks after every event)."""
 
     def __post_init__(self) -> None:
         sc = self.scenario
@@ -189,6 +192,7 @@ class Simulator:
                 CountingWalStorage(crash_at.get(i)),
             )
             self.nodes.append(node)
+        self.honest = self._find_honest()
 
     # ------------------------------------------------------------------ events
 
@@ -411,7 +415,7 @@ class Simulator:
 
     # ------------------------------------------------------------------ run
 
-    def get_honest(self) -> list[SimNode]:
+    def _find_honest(self) -> list[SimNode]:
         twins = {
             k
             for k in (n.spec.key_index for n in self.nodes)
@@ -439,7 +443,7 @@ class Simulator:
 
     def _is_done(self, healed: bool) -> bool:
         """Every honest node reached the height cap, or grew `grow_by` past the heal point."""
-        honest = self.get_honest()
+        honest = self.honest
         lowest = min(n.store.get_height() for n in honest)
         if lowest >= self.scenario.height_cap:
             return True
