@@ -67,6 +67,13 @@ PEERS_OTHER_GENESIS = CounterFamily(
     "genesis hash); each such peer is also logged once at warning",
     ("layer",),
 )
+PROPOSALS_DATED_BY_OTHERS = CounterFamily(
+    "clearnode_consensus_proposals_dated_by_others",
+    "On our engine: this validator's proposals dated by the other validators' clock, its "
+    "own being more than twice the precision ahead of their recent blocks' times (each "
+    "such proposal is then timely to them: is this node's clock set?)",
+    (),
+)
 COUNTER_FAMILIES = (
     P2P_EVENTS,
     PEERS_OTHER_GENESIS,
@@ -74,6 +81,7 @@ COUNTER_FAMILIES = (
     P2P_SENT_BYTES,
     BRIDGE_REOBSERVE_REQUESTS,
     BRIDGE_VAULT_ROTATIONS,
+    PROPOSALS_DATED_BY_OTHERS,
 )
 """Every family a node serves through a CountersCollector."""
 

@@ -22,6 +22,7 @@ from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import OUR_ENGINE, get_consensus_chain_id
 from lightclient.crypto import PrivateKey
+from node.api.counters import PROPOSALS_DATED_BY_OTHERS, CountersCollector
 from node.api.node_interface import LocalNode
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, from_block
@@ -163,6 +164,11 @@ def build_driver(
         else functools.partial(observe_proposal_time, node),
     )
     pool.on_added = driver.notice_txs
+    if node.metrics is not None:
+        node.metrics.registry.register(CountersCollector(
+            PROPOSALS_DATED_BY_OTHERS,
+            lambda: [((), driver.engine.stats.proposals_dated_by_others)],
+        ))  # fmt: skip
     return driver
 
 

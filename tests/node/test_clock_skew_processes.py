@@ -4,7 +4,8 @@ goes on; no block is dated beyond the honest clocks' precision; the one ahead da
 proposals by the others' clock once it has committed a block of theirs
 (consensus/chain_clock.py), and they commit (a round lost at most once, where before
 each of its turns cost one); the one behind proposes its parent's time + 1 ms; the
-skewed nodes' metrics show the others' proposals 30 s off, and nobody is punished."""
+skewed nodes' metrics show the others' proposals 30 s off, the one ahead's counts the
+proposals it dated by the others' clock, and nobody is punished."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ async def test_validators_30_s_ahead_and_behind_neither_move_the_chain_s_time_no
         untimely = read_samples(honest[0], "clearnode_consensus_untimely_proposals_total")
         seen_by_behind = read_samples(behind, "clearnode_consensus_proposal_ahead_ms")
         seen_by_ahead = read_samples(ahead, "clearnode_consensus_proposal_ahead_ms")
+        dated = read_samples(ahead, "clearnode_consensus_proposals_dated_by_others_total")
+        dated_by_honest = read_samples(
+            honest[0], "clearnode_consensus_proposals_dated_by_others_total"
+        )
         jailed = read_samples(honest[0], "clearnode_validators_jailed_total")
     times = [b.header.time_ms for b in blocks]
     assert times == sorted(set(times)) and times[-1] <= latest_ms
@@ -57,4 +62,5 @@ async def test_validators_30_s_ahead_and_behind_neither_move_the_chain_s_time_no
     assert all(abs(seen_by_honest[names[i]]) < 5_000 for i in (2, 3) if names[i] in seen_by_honest)
     assert all(seen_by_behind[names[i]] > 25_000 for i in (2, 3))
     assert all(seen_by_ahead[names[i]] < -25_000 for i in (2, 3))
+    assert dated[""] >= 1 and dated_by_honest == {"": 0.0}  # the operator's sign of it
     assert jailed == {"": 0.0}
