@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 
 from consensus.application import Application
 from consensus.block_store import BlockStore
-from consensus.chain_clock import CLOCK_WARNING_INTERVAL_MS, ChainClock, WarningInterval
 from consensus.compact import CompactProposal, MissingTxs, make_compact
 from consensus.effects import (
     Broadcast,
@@ -72,6 +71,7 @@ from consensus.inputs import (
 )
 from consensus.mempool import Mempool
 from consensus.messages import Message, decode_message, encode_message
+from consensus.proposal_times import OnProposalTime, ProposalTimes
 from consensus.proposal_txs import ProposalTxs
 from consensus.records import (
     WAL_KIND_HEIGHT,
@@ -91,13 +91,11 @@ from consensus.repair import (
 from consensus.signer import DoubleSignRefused, Signer
 from consensus.state_machine import (
     MAX_FUTURE_ROUNDS,
-    PROPOSAL_TIME_PRECISION_MS,
     ConsensusState,
     apply,
     get_gossip,
     get_proposer_key,
     initial_state,
-    is_timely,
 )
 from consensus.sync import verify_synced_block
 from consensus.transport import PeerId, Transport
@@ -112,7 +110,6 @@ from consensus.types import (
 from consensus.validator_sets import ValidatorCheckpoint, ValidatorSets
 from consensus.wal import Wal
 from lightclient.crypto import PrivateKey
-from lightclient.header import BlockHeader
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
 
 log = logging.getLogger(__name__)
@@ -124,7 +121,6 @@ _LOGGED_INPUTS = (ProposalReceived, VoteReceived, TimeoutFired, BlockPrepared, B
 OnCommit = Callable[[Block, CommitCertificate, bytes], None]
 OnBehind = Callable[[PeerId, int], None]
 OnMissingTxs = Callable[[PeerId, CompactProposal, tuple[bytes, ...]], None]
-OnProposalTime = Callable[[bytes, int, bool], None]
 
 
 class Engine:
@@ -177,9 +173,9 @@ class Engine:
         self.on_missing_proposal = on_missing_proposal
         self.on_missing_commit = on_missing_commit
         self._repair = Repair()
-        self.on_proposal_time = on_proposal_time
         self.pool = EvidencePool()
         self.stats = EngineStats()
+        self._times = ProposalTimes(self.stats, on_proposal_time)
         own = None if signer is None else signer.key.public_key
         first = ValidatorSet.from_validators(start.validators)
         checkpoint = self._load_validator_checkpoint() or ValidatorCheckpoint(1, first)
@@ -201,12 +197,6 @@ class Engine:
         """With `txs_noticed`: the proposal this node waits to make, and whether a look
         at the mempool is already due for it."""
         self._proposal_look_due = False
-        self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
-        self._chain_clock = ChainClock()
-        self._arrivals: dict[BlockHeader, int] = {}
-        """When each block proposed this height first arrived, on this node's clock."""
-        self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
-        """This node's clock when it last logged an untimely proposal."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -317,7 +307,7 @@ class Engine:
                 received_ms = self.now_ms()
                 if self._is_proposal_wanted(message):
                     self._txs.hold(message)
-                    self._note_proposal_time(message, received_ms)
+                    self._times.note_arrival(message, received_ms)
                 self._process(ProposalReceived(message, received_ms))
             else:
                 self._note_missing(peer, message)
@@ -344,7 +334,7 @@ class Engine:
                 self.on_missing_txs(peer, compact, exc.tx_ids)
             return
         self._txs.hold(proposal)
-        self._note_proposal_time(proposal, received_ms)
+        self._times.note_arrival(proposal, received_ms)
         self._process(ProposalReceived(proposal, received_ms))
 
     def _note_missing(self, voter: PeerId, vote: Vote) -> None:
@@ -412,26 +402,6 @@ class Engine:
         found = self.store.get_block(height) if recent else None
         return None if found is None else found[1]
 
-    def _note_proposal_time(self, proposal: Proposal, received_ms: int) -> None:
-        """How far ahead of this node's clock the round's proposal came (a compact one: when
-        it arrived, not its transactions, which its proposer could delay to make a time
-        ahead look timely); the state machine judges it by the same `is_timely`."""
-        ahead_ms = proposal.block.header.time_ms - received_ms
-        self._arrivals.setdefault(proposal.block.header, received_ms)
-        timely = is_timely(proposal, received_ms)
-        if not timely:
-            self.stats.untimely_proposals += 1
-            if self._untimely_warning.is_due(received_ms):
-                log.warning(
-                    "proposal of height %d round %d is %d ms ahead of this node's clock (at "
-                    "most %d): prevoting nil (%d such proposals since start); is this "
-                    "node's clock or its proposer's wrong?",
-                    proposal.height, proposal.round, ahead_ms, PROPOSAL_TIME_PRECISION_MS,
-                    self.stats.untimely_proposals,
-                )  # fmt: skip
-        if self.on_proposal_time is not None:
-            self.on_proposal_time(proposal.proposer, ahead_ms, timely)
-
     def _is_proposal_wanted(self, proposal: Proposal | CompactProposal) -> bool:
         """The first proposal of its round, signed by that round's proposer (as the state
         machine keeps): only such a proposal's transactions are held or fetched."""
@@ -452,7 +422,7 @@ class Engine:
         arrived by gossip); any other is ignored. A proposal now complete is received."""
         for compact, proposal, received_ms in self._txs.add(txs, self.get_tx):
             if compact.round not in self.state.proposals and not self.state.decided:
-                self._note_proposal_time(proposal, received_ms)
+                self._times.note_arrival(proposal, received_ms)
                 self._process(ProposalReceived(proposal, received_ms))
 
     def get_tx(self, tx_id: bytes) -> bytes | None:
@@ -627,26 +597,10 @@ class Engine:
             self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
 
     def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
-        time_ms = max(self._get_proposal_time(), self.state.prev_time_ms + 1)
+        time_ms = max(self._times.date_proposal(self.now_ms()), self.state.prev_time_ms + 1)
         txs = self._fit_block(self.app.prepare_proposal(height, time_ms, candidates))
         evidence = self.pool.get_pending(height)
         self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
-
-    def _get_proposal_time(self) -> int:
-        """This node's clock, or the others' when it is ahead of theirs
-        (consensus.chain_clock): its proposal is then timely to them."""
-        now_ms = self.now_ms()
-        dated_ms = self._chain_clock.get_proposal_time(now_ms)
-        if dated_ms != now_ms:
-            self.stats.proposals_dated_by_others += 1
-            if self._ahead_warning.is_due(now_ms):
-                log.warning(
-                    "this node's clock is %d ms ahead of the other validators' (their recent "
-                    "blocks' times): dating its proposal by theirs (%d such proposals since "
-                    "start); is its clock set?",
-                    now_ms - dated_ms, self.stats.proposals_dated_by_others,
-                )  # fmt: skip
-        return dated_ms
 
     def _fit_block(self, txs: Sequence[bytes]) -> tuple[bytes, ...]:
         """The longest prefix of `txs` within the block limits: we never propose a block
@@ -672,9 +626,7 @@ class Engine:
     def _commit(self, block: Block, certificate: CommitCertificate) -> None:
         """Finalize, store durably, then start the next height (after the commit pause)."""
         root = self._finalize(block, certificate)
-        arrived_ms = self._arrivals.get(block.header)
-        if arrived_ms is not None and block.header.proposer != self.state.own_key:
-            self._chain_clock.note_committed(block.header.time_ms, arrived_ms)
+        self._times.note_committed(block.header, self.state.own_key)
         log.info(
             "committed height %d round %d: %d txs, root %s",
             block.height,
@@ -700,7 +652,7 @@ class Engine:
     def _start_height(self, height: int) -> None:
         self.app.check_height(height)  # before anything of the height is logged or signed
         self._txs.start_height()
-        self._arrivals.clear()
+        self._times.start_height()
         self._repair.start_height(self.state.height, self.state.proposals)
         # Not fsynced (an fsync per height on every node's critical path): the first of
         # our signatures at this height syncs it with everything before it, and a marker

@@ -28,11 +28,12 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.application import Application
 from consensus.block_store import BlockStore
 from consensus.compact import CompactProposal
-from consensus.engine import Engine, OnProposalTime
+from consensus.engine import Engine
 from consensus.engine_config import ChainStart, EngineConfig
 from consensus.engine_timeouts import EngineTimeout
 from consensus.mempool import Mempool
 from consensus.messages import Message
+from consensus.proposal_times import OnProposalTime
 from consensus.signer import Signer
 from consensus.state_machine import ConsensusState, TimeoutConfig
 from consensus.transport import PeerId, Transport

@@ -1,0 +1,82 @@
+"""A proposal's time as one validator's engine sees it: how far ahead of this node's clock
+each round's proposal came (what the state machine judges timely), and what this node
+dates its own proposals by (consensus.chain_clock: the others' time when its clock is
+ahead of theirs).
+
+The two meet in the blocks of others this node commits: when each one's proposal arrived
+is kept through its height, and a committed one of another proposer's tells the chain
+clock the others' time. A wrong clock's warnings are logged at most once a
+`CLOCK_WARNING_INTERVAL_MS` each; the counts are the engine's `EngineStats`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from consensus.chain_clock import CLOCK_WARNING_INTERVAL_MS, ChainClock, WarningInterval
+from consensus.engine_config import EngineStats
+from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS, is_timely
+from consensus.types import Proposal
+from lightclient.header import BlockHeader
+
+log = logging.getLogger(__name__)
+
+OnProposalTime = Callable[[bytes, int, bool], None]
+"""`(proposer, ahead_ms, timely)` for each round's proposal as it arrives."""
+
+
+class ProposalTimes:
+    def __init__(self, stats: EngineStats, on_proposal_time: OnProposalTime | None) -> None:
+        self.stats = stats
+        self.on_proposal_time = on_proposal_time
+        self._chain_clock = ChainClock()
+        self._arrivals: dict[BlockHeader, int] = {}
+        """When each block proposed this height first arrived, on this node's clock."""
+        self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
+        self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
+
+    def note_arrival(self, proposal: Proposal, received_ms: int) -> None:
+        """How far ahead of this node's clock the round's proposal came (a compact one: when
+        it arrived, not its transactions, which its proposer could delay to make a time
+        ahead look timely); the state machine judges it by the same `is_timely`."""
+        ahead_ms = proposal.block.header.time_ms - received_ms
+        self._arrivals.setdefault(proposal.block.header, received_ms)
+        timely = is_timely(proposal, received_ms)
+        if not timely:
+            self.stats.untimely_proposals += 1
+            if self._untimely_warning.is_due(received_ms):
+                log.warning(
+                    "proposal of height %d round %d is %d ms ahead of this node's clock (at "
+                    "most %d): prevoting nil (%d such proposals since start); is this "
+                    "node's clock or its proposer's wrong?",
+                    proposal.height, proposal.round, ahead_ms, PROPOSAL_TIME_PRECISION_MS,
+                    self.stats.untimely_proposals,
+                )  # fmt: skip
+        if self.on_proposal_time is not None:
+            self.on_proposal_time(proposal.proposer, ahead_ms, timely)
+
+    def date_proposal(self, now_ms: int) -> int:
+        """This node's clock, or the others' when it is ahead of theirs: its proposal is
+        then timely to them."""
+        dated_ms = self._chain_clock.get_proposal_time(now_ms)
+        if dated_ms != now_ms:
+            self.stats.proposals_dated_by_others += 1
+            if self._ahead_warning.is_due(now_ms):
+                log.warning(
+                    "this node's clock is %d ms ahead of the other validators' (their recent "
+                    "blocks' times): dating its proposal by theirs (%d such proposals since "
+                    "start); is its clock set?",
+                    now_ms - dated_ms, self.stats.proposals_dated_by_others,
+                )  # fmt: skip
+        return dated_ms
+
+    def note_committed(self, header: BlockHeader, own_key: bytes | None) -> None:
+        """A block committed: one of another proposer's whose proposal this node saw
+        arrive tells the chain clock the others' time."""
+        arrived_ms = self._arrivals.get(header)
+        if arrived_ms is not None and header.proposer != own_key:
+            self._chain_clock.note_committed(header.time_ms, arrived_ms)
+
+    def start_height(self) -> None:
+        self._arrivals.clear()
