@@ -73,6 +73,7 @@ from consensus.mempool import Mempool
 from consensus.messages import Message, decode_message, encode_message
 from consensus.proposal_times import OnProposalTime, ProposalTimes
 from consensus.proposal_txs import ProposalTxs
+from consensus.proposal_wait import ProposalWait
 from consensus.records import (
     WAL_KIND_HEIGHT,
     WAL_KIND_INPUT,
@@ -107,7 +108,7 @@ from consensus.types import (
     ValidatorSet,
     Vote,
 )
-from consensus.validator_sets import ValidatorCheckpoint, ValidatorSets
+from consensus.validator_sets import ValidatorCheckpoints, ValidatorSets
 from consensus.wal import Wal
 from lightclient.crypto import PrivateKey
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError
@@ -178,12 +179,11 @@ class Engine:
         self._times = ProposalTimes(self.stats, on_proposal_time)
         own = None if signer is None else signer.key.public_key
         first = ValidatorSet.from_validators(start.validators)
-        checkpoint = self._load_validator_checkpoint() or ValidatorCheckpoint(1, first)
+        self._checkpoints = ValidatorCheckpoints(store, config.checkpoint_interval)
+        checkpoint = self._checkpoints.load(first)
         self._validator_sets = ValidatorSets(
             checkpoint.validator_set, app.get_validator_update, first_height=checkpoint.height
         )
-        self._checkpoint_height = checkpoint.height
-        """The height of the set a restart now starts from (1: genesis's)."""
         self.state: ConsensusState = initial_state(start.chain_id, own, first, config.timeouts)
         self._replaying = False
         self._deferred: list[Effect] = []
@@ -193,10 +193,9 @@ class Engine:
         self._stuck_ticks = 0
         """Re-gossip intervals in a row that this height and round have not moved."""
         self._txs = ProposalTxs()
-        self._proposal_wait: ProposalDue | None = None
-        """With `txs_noticed`: the proposal this node waits to make, and whether a look
-        at the mempool is already due for it."""
-        self._proposal_look_due = False
+        self._proposal_wait = ProposalWait(
+            config, mempool, timers, now_ms, self._prepare, self._is_current
+        )
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -237,38 +236,6 @@ class Engine:
         for effect in deferred:
             self._execute(effect)
         self._replay_buffered()
-
-    def _load_validator_checkpoint(self) -> ValidatorCheckpoint | None:
-        """The stored checkpoint, if a restart after the stored blocks asks for no older
-        set; else None, and the sets are walked from genesis."""
-        data = self.store.load_validator_checkpoint()
-        if data is None:
-            return None
-        first_asked = self.store.get_height() + 1 - MAX_EVIDENCE_AGE_BLOCKS
-        try:
-            checkpoint = ValidatorCheckpoint.decode(data)
-        except DecodeError as exc:
-            log.warning("validator checkpoint unreadable, walking from genesis: %s", exc)
-            return None
-        if checkpoint.height > first_asked:
-            log.warning(
-                "validator checkpoint of height %d is past the first height asked, %d: "
-                "walking from genesis",
-                checkpoint.height,
-                first_asked,
-            )
-            return None
-        return checkpoint
-
-    def _save_validator_checkpoint(self, height: int) -> None:
-        """As `height` starts (block `height - 1` stored), every `checkpoint_interval`
-        heights: the first set a restart from here would ask for."""
-        first_asked = height - MAX_EVIDENCE_AGE_BLOCKS
-        if first_asked < self._checkpoint_height + self.config.checkpoint_interval:
-            return
-        checkpoint = ValidatorCheckpoint(first_asked, self.get_validators(first_asked))
-        self.store.save_validator_checkpoint(checkpoint.encode())
-        self._checkpoint_height = first_asked
 
     @property
     def height(self) -> int:
@@ -450,7 +417,7 @@ class Engine:
             if self.store.get_height() == timeout.height - 1 == self.state.height:
                 self._start_height(timeout.height)
         elif isinstance(timeout, ProposalDue):
-            self._propose_when_due(timeout)
+            self._proposal_wait.on_due(timeout)
         elif isinstance(timeout, RepairDue):
             self._ask_for_missing(timeout)
         else:
@@ -523,7 +490,7 @@ class Engine:
             timeout = TimeoutFired(effect.height, effect.round, effect.step)
             self.timers.schedule(effect.duration_ms, timeout)
         elif isinstance(effect, RequestProposal):
-            self._request_proposal(effect)
+            self._proposal_wait.request(effect.height, effect.round)
         elif isinstance(effect, ValidateBlock):
             valid = self.app.process_proposal(effect.block)
             self._process(BlockValidated(effect.block.height, effect.block.hash, valid))
@@ -546,80 +513,28 @@ class Engine:
 
     # ------------------------------------------------------------------ proposals
 
-    def _request_proposal(self, request: RequestProposal) -> None:
-        """Propose now when transactions wait; otherwise wait up to the empty-block wait."""
-        candidates = self.mempool.reap(self.config.max_block_bytes)
-        wait_ms = self.config.timeouts.empty_block_wait_ms
-        if candidates or wait_ms <= 0:
-            self._prepare(request.height, request.round, candidates)
-            return
-        due = ProposalDue(request.height, request.round, self.now_ms() + wait_ms)
-        if self.config.txs_noticed:
-            self._proposal_wait, self._proposal_look_due = due, False
-            self.timers.schedule(wait_ms, due)
-        else:
-            self.timers.schedule(min(self.config.proposal_poll_ms, wait_ms), due)
-
     def notice_txs(self) -> None:
-        """The host's mempool admitted a transaction (`txs_noticed`): a proposer waiting
-        for one looks at the mempool `proposal_poll_ms` later, as a poll would have.
-        Only requests a timer, so it may be called at any time."""
-        due = self._proposal_wait
-        if due is None or self._proposal_look_due or not self._is_proposal_due(due):
-            return
-        self._proposal_look_due = True
-        left_ms = max(0, due.deadline_ms - self.now_ms())
-        self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
+        """The host's mempool admitted a transaction (`txs_noticed`; consensus.proposal_wait)."""
+        self._proposal_wait.notice_txs()
 
-    def _is_proposal_due(self, due: ProposalDue) -> bool:
-        """Whether this node still waits to propose at `due`'s height and round (with
-        `txs_noticed`, a deadline or look that comes after the proposal is not)."""
-        if self.config.txs_noticed and due != self._proposal_wait:
-            return False
-        return (self.state.height, self.state.round) == (due.height, due.round) and not (
+    def _is_current(self, height: int, round_: int) -> bool:
+        return (self.state.height, self.state.round) == (height, round_) and not (
             self.state.decided
         )
 
-    def _propose_when_due(self, due: ProposalDue) -> None:
-        if not self._is_proposal_due(due):
-            return
-        candidates = self.mempool.reap(self.config.max_block_bytes)
-        left_ms = due.deadline_ms - self.now_ms()
-        if candidates or left_ms <= 0:
-            self._proposal_wait = None
-            self._prepare(due.height, due.round, candidates)
-        elif self.config.txs_noticed:
-            # A look that found what arrived gone, or a deadline a little ahead of the
-            # clock: wait for the next arrival or (again) the deadline.
-            self._proposal_look_due = False
-            self.timers.schedule(left_ms, due)
-        else:
-            self.timers.schedule(min(self.config.proposal_poll_ms, left_ms), due)
-
     def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
         time_ms = max(self._times.date_proposal(self.now_ms()), self.state.prev_time_ms + 1)
-        txs = self._fit_block(self.app.prepare_proposal(height, time_ms, candidates))
-        evidence = self.pool.get_pending(height)
-        self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
-
-    def _fit_block(self, txs: Sequence[bytes]) -> tuple[bytes, ...]:
-        """The longest prefix of `txs` within the block limits: we never propose a block
-        that peers or our own WAL replay could not decode."""
-        fitting: list[bytes] = []
-        size = 0
-        for tx in txs[: self.config.max_block_txs]:
-            if size + len(tx) > self.config.max_block_bytes:
-                break
-            fitting.append(tx)
-            size += len(tx)
-        if len(fitting) < len(txs):
+        prepared = self.app.prepare_proposal(height, time_ms, candidates)
+        txs = self.config.fit_block(prepared)
+        if len(txs) < len(prepared):
             log.error(
                 "application prepared %d txs (%d bytes) over the block limits "
                 "(%d txs, %d bytes); proposing the first %d",
-                len(txs), sum(len(tx) for tx in txs), self.config.max_block_txs,
-                self.config.max_block_bytes, len(fitting),
+                len(prepared), sum(map(len, prepared)), self.config.max_block_txs,
+                self.config.max_block_bytes, len(txs),
             )  # fmt: skip
-        return tuple(fitting)
+        evidence = self.pool.get_pending(height)
+        self._process(BlockPrepared(height, round_, time_ms, txs, evidence))
 
     # ------------------------------------------------------------------ heights
 
@@ -660,7 +575,7 @@ class Engine:
         self.wal.append(encode_height_record(height))
         if self.signer is not None:
             self.signer.prune_below(height)
-        self._save_validator_checkpoint(height)
+        self._checkpoints.save_if_due(height, self._validator_sets)
         self._process(self._get_start_height(height))
         self._replay_buffered()
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from consensus.repair import GRACE_MS
@@ -73,6 +74,18 @@ class EngineConfig:
                 f"proposals of up to {largest} bytes, over the "
                 f"{MAX_CONSENSUS_MESSAGE_BYTES} message cap"
             )
+
+    def fit_block(self, txs: Sequence[bytes]) -> tuple[bytes, ...]:
+        """The longest prefix of `txs` within the block limits: we never propose a block
+        that peers or our own WAL replay could not decode."""
+        fitting: list[bytes] = []
+        size = 0
+        for tx in txs[: self.max_block_txs]:
+            if size + len(tx) > self.max_block_bytes:
+                break
+            fitting.append(tx)
+            size += len(tx)
+        return tuple(fitting)
 
 
 @dataclass

@@ -16,13 +16,17 @@ walk costs about 5 µs a height: 156 s per start after a year at a block a secon
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
+from consensus.block_store import BlockStore
 from consensus.types import ValidatorSet, Voter
 from records.codec import MAX_EVIDENCE_AGE_BLOCKS, DecodeError, unpack
 from records.declared import Declared, Int, declare_record
+
+log = logging.getLogger(__name__)
 
 SETS_KEPT = MAX_EVIDENCE_AGE_BLOCKS + 2
 """From the oldest height whose evidence a block may commit to the next height."""
@@ -103,3 +107,51 @@ class ValidatorCheckpoint(Declared):
                 f"{priorities} priorities and proposer index {proposer} of {count} validators",
             )
         return checkpoint
+
+
+class ValidatorCheckpoints:
+    """The checkpoints of one engine's store: the one a restart starts from, and a new
+    one every `interval` heights."""
+
+    def __init__(self, store: BlockStore, interval: int) -> None:
+        self.store = store
+        self.interval = interval
+        self.height = 1
+        """The height of the set a restart now starts from (1: genesis's)."""
+
+    def load(self, first: ValidatorSet) -> ValidatorCheckpoint:
+        """The stored checkpoint, if a restart after the stored blocks asks for no older
+        set; else genesis's set `first`, and the sets are walked from there."""
+        checkpoint = self._load_stored() or ValidatorCheckpoint(1, first)
+        self.height = checkpoint.height
+        return checkpoint
+
+    def _load_stored(self) -> ValidatorCheckpoint | None:
+        data = self.store.load_validator_checkpoint()
+        if data is None:
+            return None
+        first_asked = self.store.get_height() + 1 - MAX_EVIDENCE_AGE_BLOCKS
+        try:
+            checkpoint = ValidatorCheckpoint.decode(data)
+        except DecodeError as exc:
+            log.warning("validator checkpoint unreadable, walking from genesis: %s", exc)
+            return None
+        if checkpoint.height > first_asked:
+            log.warning(
+                "validator checkpoint of height %d is past the first height asked, %d: "
+                "walking from genesis",
+                checkpoint.height,
+                first_asked,
+            )
+            return None
+        return checkpoint
+
+    def save_if_due(self, height: int, sets: ValidatorSets) -> None:
+        """As `height` starts (block `height - 1` stored), every `interval` heights: the
+        first set a restart from here would ask for."""
+        first_asked = height - MAX_EVIDENCE_AGE_BLOCKS
+        if first_asked < self.height + self.interval:
+            return
+        checkpoint = ValidatorCheckpoint(first_asked, sets.get(first_asked))
+        self.store.save_validator_checkpoint(checkpoint.encode())
+        self.height = first_asked

@@ -104,3 +104,11 @@ def test_engine_refuses_block_limits_whose_proposals_no_node_could_decode() -> N
     with pytest.raises(ValueError, match="over the 67108864 message cap"):
         EngineConfig(max_block_bytes=64 * 1024 * 1024, max_block_txs=1)
     EngineConfig(max_block_bytes=8 * 1024 * 1024, max_block_txs=20_000)
+
+
+def test_a_prepared_block_over_the_limits_is_cut_to_the_prefix_within_both() -> None:
+    config = EngineConfig(max_block_bytes=10, max_block_txs=3)
+    assert config.fit_block([b"abc", b"def", b"ghi", b"j"]) == (b"abc", b"def", b"ghi")
+    assert config.fit_block([b"abcd", b"efgh", b"ijk", b"l"]) == (b"abcd", b"efgh")
+    assert config.fit_block([b"x" * 11, b"a"]) == ()  # a prefix: nothing after a misfit
+    assert config.fit_block([b"ab", b"cd"]) == (b"ab", b"cd")
