@@ -83,10 +83,10 @@ from consensus.records import (
     encode_input_record,
 )
 from consensus.repair import (
-    HEIGHTS_SERVED,
     OnMissingCommit,
     OnMissingProposal,
     Repair,
+    find_commit,
     get_precommits,
 )
 from consensus.signer import DoubleSignRefused, Signer
@@ -361,13 +361,7 @@ class Engine:
     def get_commit(self, height: int) -> CommitCertificate | None:
         """The commit certificate of `height` if it is one of the last this node stored
         (`HEIGHTS_SERVED`; older ones are block sync's): a peer still deciding it asks."""
-        last = self.state.last_commit
-        if last is not None and last.height == height:
-            return last
-        stored = self.store.get_height()
-        recent = stored - HEIGHTS_SERVED < height <= stored
-        found = self.store.get_block(height) if recent else None
-        return None if found is None else found[1]
+        return find_commit(height, self.state.last_commit, self.store)
 
     def _is_proposal_wanted(self, proposal: Proposal | CompactProposal) -> bool:
         """The first proposal of its round, signed by that round's proposer (as the state

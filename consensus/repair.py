@@ -32,6 +32,7 @@ from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from consensus.block_store import BlockStore
 from consensus.transport import PeerId
 from consensus.types import CommitCertificate, Proposal, Vote, VoteType
 
@@ -103,6 +104,19 @@ class Repair:
         proposals are `proposals`) or of one of the `HEIGHTS_SERVED` before."""
         held = proposals if height == current else self.proposals_before.get(height, {})
         return held.get(round_)
+
+
+def find_commit(
+    height: int, last: CommitCertificate | None, store: BlockStore
+) -> CommitCertificate | None:
+    """The commit certificate of `height`: the `last` this node's height started from, or
+    one of the `HEIGHTS_SERVED` it stored before (older ones are block sync's)."""
+    if last is not None and last.height == height:
+        return last
+    stored = store.get_height()
+    recent = stored - HEIGHTS_SERVED < height <= stored
+    found = store.get_block(height) if recent else None
+    return None if found is None else found[1]
 
 
 def _get_key(
