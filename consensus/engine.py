@@ -55,7 +55,6 @@ from consensus.engine_timeouts import (
     ProposalDue,
     RepairDue,
     Timers,
-    is_regossip_due,
 )
 from consensus.evidence import EvidencePool
 from consensus.inputs import (
@@ -82,6 +81,7 @@ from consensus.records import (
     encode_height_record,
     encode_input_record,
 )
+from consensus.regossip import get_gossip, is_regossip_due
 from consensus.repair import (
     OnMissingCommit,
     OnMissingProposal,
@@ -94,7 +94,6 @@ from consensus.state_machine import (
     MAX_FUTURE_ROUNDS,
     ConsensusState,
     apply,
-    get_gossip,
     get_proposer_key,
     initial_state,
 )
@@ -419,7 +418,8 @@ class Engine:
             self.timers.schedule(self.config.regossip_ms, timeout)
 
     def gossip(self) -> None:
-        """Re-send this height's messages (lost gossip; `regossip_moving`)."""
+        """Re-send the messages of this height's live rounds (lost gossip; `regossip_moving`;
+        `consensus.regossip`)."""
         seen, self._gossiped_at = self._gossiped_at, (self.state.height, self.state.round)
         self._stuck_ticks = self._stuck_ticks + 1 if seen == self._gossiped_at else 0
         due = self.config.regossip_moving or is_regossip_due(self._stuck_ticks)

@@ -195,22 +195,6 @@ def is_own_proposer(state: ConsensusState, round_: int) -> bool:
     return state.own_key is not None and state.own_key == get_proposer_key(state, round_)
 
 
-def get_gossip(state: ConsensusState) -> tuple[Proposal | Vote, ...]:
-    """Messages worth re-sending to peers: the proposals and all votes of this height.
-
-    Tendermint assumes that what one correct process receives every correct
-    process eventually receives; re-gossiping these provides it over a lossy network.
-    """
-    proposals = tuple(state.proposals[r] for r in sorted(state.proposals))
-    votes = tuple(
-        v
-        for key in sorted(state.votes)
-        for k in sorted(state.votes[key])
-        for v in state.votes[key][k]
-    )
-    return proposals + votes
-
-
 def compute_block_error(state: ConsensusState, block: Block) -> str | None:
     """Why `block` cannot be this height's block, or None if it is structurally sound."""
     h = block.header

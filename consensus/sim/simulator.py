@@ -8,7 +8,9 @@ after it, delivery is reliable with bounded delay. Gossip and block sync
 fetches of the transactions a compact proposal names and a node lacks (with
 `compact_proposals`: every node holds the shared transactions and its own, so each
 proposal names some its peers must fetch), and those of what a peer's message showed a
-node it lacks (`consensus.repair`: a proposal, a height's commit certificate).
+node it lacks (`consensus.repair`: a proposal, a height's commit certificate). A
+scenario may make every gossip message cost its receiver time (`handling_ms`, a loaded
+machine): what arrives faster queues.
 """
 
 from __future__ import annotations
@@ -87,6 +89,12 @@ class Scenario:
 
     checkpoint_interval: int = CHECKPOINT_INTERVAL
     """Heights between the validator-set checkpoints a restarted node starts from."""
+    handling_ms: int = 0
+    """Each node handles the gossip that reaches it one message at a time, this long each
+    (a loaded machine: py-libp2p spends milliseconds of CPU on every message); what
+    arrives faster queues, faults or none."""
+    regossip_moving: bool = True
+    """`EngineConfig.regossip_moving`: a node's is False (only a stuck round re-sends)."""
 
     def count_keys(self) -> int:
         return max([len(self.powers), *(len(p) for _, p in self.set_changes)])
@@ -120,6 +128,8 @@ class SimNode:
     sync_stats: SyncStats = field(default_factory=SyncStats)
     generation: int = 0
     crashes: int = 0
+    busy_until: int = 0
+    """When the gossip already queued at the node is handled (`Scenario.handling_ms`)."""
 
 
 @dataclass
@@ -212,7 +222,18 @@ class Simulator:
 
     def deliver(self, src: int, dst: int, data: bytes) -> None:
         """Gossip `data` (an encoded consensus message) from `src` to `dst`."""
-        self._send(src, dst, lambda: self._receive(dst, src, data))
+        self._send(src, dst, lambda: self._queue_gossip(dst, src, data))
+
+    def _queue_gossip(self, dst: int, src: int, data: bytes) -> None:
+        """Handle `data` once what arrived at `dst` before it is handled."""
+        handling_ms = self.scenario.handling_ms
+        if handling_ms == 0:
+            self._receive(dst, src, data)
+            return
+        node = self.nodes[dst]
+        node.busy_until = max(node.busy_until, self.now) + handling_ms
+        handled = node.busy_until - self.now
+        self.schedule_while_up(node, handled, lambda: self._receive(dst, src, data))
 
     def _send(self, src: int, dst: int, arrive: Callable[[], None]) -> None:
         """Run `arrive` at `dst` after the network's delay, unless a fault loses it."""
@@ -339,6 +360,7 @@ class Simulator:
             EngineConfig(
                 timeouts=SIM_TIMEOUTS,
                 regossip_ms=GOSSIP_MS,
+                regossip_moving=self.scenario.regossip_moving,
                 # the longest a message takes here; a node's default is sized for the
                 # world's round trips, longer than a height of a fast simulated network
                 repair_grace_ms=1 + self.scenario.max_delay_ms,
@@ -410,6 +432,7 @@ class Simulator:
         node.engine = node.sync = None
         node.generation += 1
         node.crashes += 1
+        node.busy_until = 0  # what it had queued is lost with it
         node.wal_storage.crash(torn=plan.torn_bytes)
         self.schedule(plan.restart_after_ms, node.index, lambda: self.boot(node))
 

@@ -17,7 +17,7 @@ link failure cut off from a publisher asks a peer for what it missed as soon as 
 peer's message shows it (consensus/repair.py, node/engine/repair_fetch.py: a proposal a vote
 names, the commit of a height the peer moved past), the transactions a compact proposal
 names when it comes (node/p2p/txfetch.py), and hears the rest when a height stalls: every
-node re-gossips all it holds of the height as its own (`Engine.gossip`). Without a
+node re-gossips what it holds of the height's live rounds as its own (`Engine.gossip`). Without a
 clique (a genesis naming no validator's peer id) every topic relays as GossipSub does.
 """
 

@@ -65,7 +65,7 @@ class Publisher:
     """The consensus transport over one topic (`consensus.transport.Transport`): both calls
     queue and return at once; one task (`run`) publishes, fresh messages first.
 
-    A re-send (the engine re-gossips a stuck round's whole height) waits behind every fresh
+    A re-send (the engine re-gossips a stuck round's live rounds) waits behind every fresh
     message and is dropped, not sent, while a peer's queue is long: re-sends of a stuck
     height's older rounds must not delay the proposal or vote that could end it (debug
     logs of starved nodes showed proposals leaving seconds after they were signed). A

@@ -17,9 +17,9 @@ from consensus.engine_timeouts import (
     HeightDue,
     ProposalDue,
     RepairDue,
-    is_regossip_due,
 )
 from consensus.messages import decode_message
+from consensus.regossip import is_regossip_due
 from consensus.repair import GRACE_MS
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
