@@ -273,7 +273,7 @@ class Engine:
                 received_ms = self.now_ms()
                 if self._is_proposal_wanted(message):
                     self._txs.hold(message)
-                    self._times.note_arrival(message, received_ms)
+                    self._times.note_arrival(message, received_ms, self.state, self.now_ms())
                 self._process(ProposalReceived(message, received_ms))
             else:
                 self._note_missing(peer, message)
@@ -300,7 +300,7 @@ class Engine:
                 self.on_missing_txs(peer, compact, exc.tx_ids)
             return
         self._txs.hold(proposal)
-        self._times.note_arrival(proposal, received_ms)
+        self._times.note_arrival(proposal, received_ms, self.state, self.now_ms())
         self._process(ProposalReceived(proposal, received_ms))
 
     def _note_missing(self, voter: PeerId, vote: Vote) -> None:
@@ -382,7 +382,7 @@ class Engine:
         arrived by gossip); any other is ignored. A proposal now complete is received."""
         for compact, proposal, received_ms in self._txs.add(txs, self.get_tx):
             if compact.round not in self.state.proposals and not self.state.decided:
-                self._times.note_arrival(proposal, received_ms)
+                self._times.note_arrival(proposal, received_ms, self.state, self.now_ms())
                 self._process(ProposalReceived(proposal, received_ms))
 
     def get_tx(self, tx_id: bytes) -> bytes | None:

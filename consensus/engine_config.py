@@ -99,6 +99,9 @@ class EngineStats:
     """Proposals asked of a voter, this node holding none of the round's (`on_missing_proposal`)."""
     commits_asked: int = 0
     """Commit certificates asked of a peer at the next height (`on_missing_commit`)."""
+    late_proposals: int = 0
+    """Proposals that came whole after this node's propose step of their round was over
+    (it had prevoted nil at its timeout): its timeouts are short for the network."""
     proposals_dated_by_others: int = 0
     """Own proposals dated by the other validators' clock, this one being ahead of theirs
     (consensus.chain_clock)."""

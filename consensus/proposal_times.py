@@ -1,11 +1,12 @@
 """A proposal's time as one validator's engine sees it: how far ahead of this node's clock
-each round's proposal came (what the state machine judges timely), and what this node
-dates its own proposals by (consensus.chain_clock: the others' time when its clock is
+each round's proposal came (what the state machine judges timely) and whether it came
+too late to be prevoted (its timeouts short for the network), and what this node dates
+its own proposals by (consensus.chain_clock: the others' time when its clock is
 ahead of theirs).
 
 The two meet in the blocks of others this node commits: when each one's proposal arrived
 is kept through its height, and a committed one of another proposer's tells the chain
-clock the others' time. A wrong clock's warnings are logged at most once a
+clock the others' time. A wrong clock's and a late proposal's warnings are logged at most once a
 `CLOCK_WARNING_INTERVAL_MS` each; the counts are the engine's `EngineStats`.
 """
 
@@ -16,8 +17,13 @@ from collections.abc import Callable
 
 from consensus.chain_clock import CLOCK_WARNING_INTERVAL_MS, ChainClock, WarningInterval
 from consensus.engine_config import EngineStats
-from consensus.state_machine import PROPOSAL_TIME_PRECISION_MS, is_timely
-from consensus.types import Proposal
+from consensus.state_machine import (
+    PROPOSAL_TIME_PRECISION_MS,
+    ConsensusState,
+    is_propose_over,
+    is_timely,
+)
+from consensus.types import Proposal, Step
 from lightclient.header import BlockHeader
 
 log = logging.getLogger(__name__)
@@ -34,12 +40,16 @@ class ProposalTimes:
         self._arrivals: dict[BlockHeader, int] = {}
         """When each block proposed this height first arrived, on this node's clock."""
         self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
+        self._late_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
         self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
 
-    def note_arrival(self, proposal: Proposal, received_ms: int) -> None:
+    def note_arrival(
+        self, proposal: Proposal, received_ms: int, state: ConsensusState, now_ms: int
+    ) -> None:
         """How far ahead of this node's clock the round's proposal came (a compact one: when
         it arrived, not its transactions, which its proposer could delay to make a time
-        ahead look timely); the state machine judges it by the same `is_timely`."""
+        ahead look timely); the state machine judges it by the same `is_timely`. Whole at
+        `now_ms` once `state` is past its round's propose step, it came late."""
         ahead_ms = proposal.block.header.time_ms - received_ms
         self._arrivals.setdefault(proposal.block.header, received_ms)
         timely = is_timely(proposal, received_ms)
@@ -55,6 +65,24 @@ class ProposalTimes:
                 )  # fmt: skip
         if self.on_proposal_time is not None:
             self.on_proposal_time(proposal.proposer, ahead_ms, timely)
+        if is_propose_over(state, proposal.round):
+            self._note_late(
+                proposal, now_ms, state.timeouts.get_duration_ms(Step.PROPOSE, proposal.round)
+            )
+
+    def _note_late(self, proposal: Proposal, now_ms: int, timeout_ms: int) -> None:
+        """A proposal came whole (a compact one: with its transactions) once this node was
+        past its propose step of the round (prevoted nil at its timeout of `timeout_ms`,
+        or moved on): logged at most once a `CLOCK_WARNING_INTERVAL_MS`."""
+        self.stats.late_proposals += 1
+        if self._late_warning.is_due(now_ms):
+            log.warning(
+                "proposal of height %d round %d came %d ms after its time, once this node "
+                "was past its propose step (timeout %d ms; %d such proposals since start): "
+                "are the timeouts short for this network's round trips?",
+                proposal.height, proposal.round, now_ms - proposal.block.header.time_ms,
+                timeout_ms, self.stats.late_proposals,
+            )  # fmt: skip
 
     def date_proposal(self, now_ms: int) -> int:
         """This node's clock, or the others' when it is ahead of theirs: its proposal is

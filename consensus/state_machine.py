@@ -187,6 +187,11 @@ def is_timely(proposal: Proposal, received_ms: int) -> bool:
     return proposal.block.header.time_ms <= received_ms + PROPOSAL_TIME_PRECISION_MS
 
 
+def is_propose_over(state: ConsensusState, round_: int) -> bool:
+    """Whether this node is past the propose step of `round_` (it prevoted, or moved on)."""
+    return state.round > round_ or (state.round == round_ and state.step != Step.PROPOSE)
+
+
 def get_proposer_key(state: ConsensusState, round_: int) -> bytes:
     return state.validators.get_proposer(round_).public_key
 

@@ -74,6 +74,13 @@ PROPOSALS_DATED_BY_OTHERS = CounterFamily(
     "such proposal is then timely to them: is this node's clock set?)",
     (),
 )
+LATE_PROPOSALS = CounterFamily(
+    "clearnode_consensus_late_proposals",
+    "On our engine: proposals that came whole (a compact one with its transactions) once "
+    "this node was past its propose step of their round, having prevoted nil at its "
+    "timeout: growing, the timeouts are short for the network's round trips",
+    (),
+)
 COUNTER_FAMILIES = (
     P2P_EVENTS,
     PEERS_OTHER_GENESIS,
@@ -82,6 +89,7 @@ COUNTER_FAMILIES = (
     BRIDGE_REOBSERVE_REQUESTS,
     BRIDGE_VAULT_ROTATIONS,
     PROPOSALS_DATED_BY_OTHERS,
+    LATE_PROPOSALS,
 )
 """Every family a node serves through a CountersCollector."""
 

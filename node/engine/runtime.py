@@ -22,7 +22,7 @@ from consensus.types import Block, CommitCertificate, Voter
 from consensus.wal import FileWalStorage, Wal
 from lightclient.anchor import OUR_ENGINE, get_consensus_chain_id
 from lightclient.crypto import PrivateKey
-from node.api.counters import PROPOSALS_DATED_BY_OTHERS, CountersCollector
+from node.api.counters import LATE_PROPOSALS, PROPOSALS_DATED_BY_OTHERS, CountersCollector
 from node.api.node_interface import LocalNode
 from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, from_block
@@ -165,10 +165,15 @@ def build_driver(
     )
     pool.on_added = driver.notice_txs
     if node.metrics is not None:
-        node.metrics.registry.register(CountersCollector(
-            PROPOSALS_DATED_BY_OTHERS,
-            lambda: [((), driver.engine.stats.proposals_dated_by_others)],
-        ))  # fmt: skip
+        stats = driver.engine.stats
+        node.metrics.registry.register(
+            CountersCollector(
+                PROPOSALS_DATED_BY_OTHERS, lambda: [((), stats.proposals_dated_by_others)]
+            )
+        )
+        node.metrics.registry.register(
+            CountersCollector(LATE_PROPOSALS, lambda: [((), stats.late_proposals)])
+        )
     return driver
 
 

@@ -18,6 +18,7 @@ from consensus.engine_timeouts import (
     ProposalDue,
     RepairDue,
 )
+from consensus.inputs import TimeoutFired
 from consensus.messages import decode_message
 from consensus.regossip import is_regossip_due
 from consensus.repair import GRACE_MS
@@ -307,6 +308,26 @@ def test_a_round_stuck_for_long_regossips_ever_more_sparsely() -> None:
             resent.append(second)
     assert resent == [1, 2, 4, 8, 16, 24, 32, 40]
     assert [t for t in range(1, 41) if is_regossip_due(t)] == resent
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_proposal_after_the_propose_timeout_counts_late(
+    late: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One that comes once this node timed out of the propose step (and prevoted nil) is
+    counted and warned of: the timeouts are short for the network's round trips."""
+    messages, _ = record_chain(1)
+    [proposal] = [m for m in messages if isinstance(m, Proposal) and (m.height, m.round) == (1, 0)]
+    engine, host, clock, _, _ = make_engine(EngineConfig(), validators=4, own=None)
+    engine.start()
+    [(timeout_ms, timeout)] = host.take(TimeoutFired)
+    if late:
+        clock.ms += timeout_ms
+        engine.on_timeout(timeout)
+    engine.receive("p", proposal)
+    assert engine.stats.late_proposals == late
+    warned = f"proposal of height 1 round 0 came {clock.ms - proposal.block.header.time_ms} ms"
+    assert (warned in caplog.text and f"timeout {timeout_ms} ms" in caplog.text) == late
 
 
 def test_messages_of_a_finished_height_are_dropped_not_answered() -> None:
