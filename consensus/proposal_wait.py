@@ -1,6 +1,8 @@
 """When the round's proposer proposes: at once when its mempool holds transactions,
 otherwise once one arrives or the empty-block wait (`empty_block_wait_ms`) ends, so an
-idle network commits an empty block only that often.
+idle network commits an empty block only that often. Only in round 0, as CometBFT waits
+for transactions: in a later round the others' propose timeout, which the wait would
+eat into, has already run out once.
 
 Waiting is timer requests (`ProposalDue`), never a sleep. Without `txs_noticed` the
 proposer looks at its mempool every `proposal_poll_ms` until the deadline; with it, the
@@ -46,10 +48,11 @@ class ProposalWait:
         """Whether a look at the mempool is already due for it."""
 
     def request(self, height: int, round_: int) -> None:
-        """Propose now when transactions wait; otherwise wait up to the empty-block wait."""
+        """Propose now when transactions wait or a round failed; otherwise wait up to the
+        empty-block wait."""
         candidates = self.mempool.reap(self.config.max_block_bytes)
         wait_ms = self.config.timeouts.empty_block_wait_ms
-        if candidates or wait_ms <= 0:
+        if candidates or wait_ms <= 0 or round_ > 0:
             self.prepare(height, round_, candidates)
             return
         due = ProposalDue(height, round_, self.now_ms() + wait_ms)

@@ -130,7 +130,8 @@ CONFIG_MEANINGS: dict[str, str] = {
     "consensus.timeout_precommit_delta_ms": "added to `timeout_precommit_ms` at each further round",
     "consensus.timeout_commit_ms": "the pause after a commit before the next height",
     "consensus.create_empty_blocks_interval_ms": "an idle proposer's wait for a transaction "
-    "before it proposes an empty block; below `timeout_propose_ms`",
+    "before it proposes an empty block, in a height's first round (a later round's proposes "
+    "at once); below `timeout_propose_ms`",
     "storage.path": "SQLite database",
     "storage.consensus_wal": "consensus WAL file",
     "storage.snapshot_interval": "blocks between state snapshots (the consensus WAL is "

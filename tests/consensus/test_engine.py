@@ -170,6 +170,30 @@ def test_a_proposer_told_of_arrivals_proposes_empty_at_the_deadline() -> None:
     assert store.get_height() == 1 and store.blocks[0][0].txs == ()
 
 
+def test_a_proposer_after_a_failed_round_proposes_at_once_even_empty() -> None:
+    """The empty-block wait is round 0's, as CometBFT's `create_empty_blocks_interval`: a
+    later round's proposer that waited for a transaction would send its proposal that
+    much closer to the others' propose timeout, which a failed round has shown is near."""
+    config = EngineConfig(TimeoutConfig(empty_block_wait_ms=100), txs_noticed=True)
+    probe, *_ = make_engine(config, validators=4, own=None)
+    keys = [make_key(i) for i in range(4)]
+    second = probe.state.validators.get_proposer(1).public_key
+    own = next(i for i, k in enumerate(keys) if k.public_key == second)
+    engine, host, _, _, _ = make_engine(config, validators=4, own=own)
+    engine.start()
+    assert host.take(ProposalDue) == [] and host.sent == []  # not round 0's proposer
+    for vote_type in (VoteType.PREVOTE, VoteType.PRECOMMIT):
+        for i in (i for i in range(4) if i != own):
+            vote = Vote(vote_type, 1, 0, None, keys[i].public_key)
+            engine.receive("p", replace(vote, signature=keys[i].sign(vote.sign_bytes("sim-1"))))
+    for _, timeout in host.take(TimeoutFired):
+        engine.on_timeout(timeout)
+    assert engine.state.round == 1
+    assert host.take(ProposalDue) == []
+    [proposal] = [m for m in map(decode_message, host.sent) if isinstance(m, Proposal)]
+    assert (proposal.round, proposal.block.txs) == (1, ())
+
+
 def test_stale_proposal_wait_does_nothing() -> None:
     engine, host, _, mempool, store = make_engine(
         EngineConfig(TimeoutConfig(empty_block_wait_ms=100))
