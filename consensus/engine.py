@@ -273,7 +273,7 @@ class Engine:
                 received_ms = self.now_ms()
                 if self._is_proposal_wanted(message):
                     self._txs.hold(message)
-                    self._times.note_arrival(message, received_ms, self.state, self.now_ms())
+                    self._times.note_arrival(message, received_ms, self.state)
                 self._process(ProposalReceived(message, received_ms))
             else:
                 self._note_missing(peer, message)
@@ -300,7 +300,7 @@ class Engine:
                 self.on_missing_txs(peer, compact, exc.tx_ids)
             return
         self._txs.hold(proposal)
-        self._times.note_arrival(proposal, received_ms, self.state, self.now_ms())
+        self._times.note_arrival(proposal, received_ms, self.state)
         self._process(ProposalReceived(proposal, received_ms))
 
     def _note_missing(self, voter: PeerId, vote: Vote) -> None:

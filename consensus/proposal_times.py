@@ -44,12 +44,17 @@ class ProposalTimes:
         self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
 
     def note_arrival(
-        self, proposal: Proposal, received_ms: int, state: ConsensusState, now_ms: int
+        self,
+        proposal: Proposal,
+        received_ms: int,
+        state: ConsensusState,
+        now_ms: int | None = None,
     ) -> None:
         """How far ahead of this node's clock the round's proposal came (a compact one: when
         it arrived, not its transactions, which its proposer could delay to make a time
         ahead look timely); the state machine judges it by the same `is_timely`. Whole at
-        `now_ms` once `state` is past its round's propose step, it came late."""
+        `now_ms` (a compact one's transactions came later; else at `received_ms`) once
+        `state` is past its round's propose step, it came late."""
         ahead_ms = proposal.block.header.time_ms - received_ms
         self._arrivals.setdefault(proposal.block.header, received_ms)
         timely = is_timely(proposal, received_ms)
@@ -66,9 +71,8 @@ class ProposalTimes:
         if self.on_proposal_time is not None:
             self.on_proposal_time(proposal.proposer, ahead_ms, timely)
         if is_propose_over(state, proposal.round):
-            self._note_late(
-                proposal, now_ms, state.timeouts.get_duration_ms(Step.PROPOSE, proposal.round)
-            )
+            timeout_ms = state.timeouts.get_duration_ms(Step.PROPOSE, proposal.round)
+            self._note_late(proposal, received_ms if now_ms is None else now_ms, timeout_ms)
 
     def _note_late(self, proposal: Proposal, now_ms: int, timeout_ms: int) -> None:
         """A proposal came whole (a compact one: with its transactions) once this node was
