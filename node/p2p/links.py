@@ -72,8 +72,9 @@ def get_queue_head(queue: Any) -> object | None:
 class LinkWatch:
     """Remembers each connected peer's gossip stream and reports the links that died.
 
-    A link is dead when the library has had no outbound gossip stream to the peer for
-    `stall_s` (its registration gives up on unexpected errors); when it knows no
+    A link is dead when the library has had no outbound gossip stream to the peer, nor
+    any attempt to open one under way, for `stall_s` (its registration gives up on
+    unexpected errors); when it knows no
     subscription of the peer for `stall_s` (every node of ours subscribes to at least
     one topic); or when the peer's queue has not sent its oldest entry for `stall_s`,
     plus the time the writes under way to the peer take at `MIN_SEND_RATE` (a write
@@ -106,6 +107,13 @@ class LinkWatch:
         link = self._links.get(peer)
         if stream is None:
             self._links.pop(peer, None)  # not registered yet, or its connection closed
+            if self._pubsub.registering.get(peer):
+                # Its stream is being opened: under load that took 4.8 s past the genesis
+                # handshake (longer than `stall_s`), and closing the connection then made
+                # the redial start over, as slowly, again and again. An attempt ends (its
+                # negotiation is bounded); the clock starts once none is under way.
+                self._unregistered.pop(peer, None)
+                return None
             unregistered = self._unregistered.setdefault(peer, _Symptom(now, sightings=0))
             unregistered.sightings += 1
             if unregistered.is_lasting(now, self._stall_s):

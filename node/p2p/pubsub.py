@@ -82,6 +82,8 @@ class Pubsub(LibraryPubsub):
         subscriptions and GossipSub's control messages alone)."""
         self.writing: Counter[ID] = Counter()
         """Bytes of the writes to each peer under way or waiting for the stream (LinkWatch)."""
+        self.registering: Counter[ID] = Counter()
+        """Attempts under way to open each peer's gossip stream (LinkWatch)."""
         self._inbound: dict[ID, INetStream] = {}
         """Each peer's newest inbound gossip stream: its subscriptions were announced there."""
 
@@ -147,6 +149,15 @@ class Pubsub(LibraryPubsub):
         return [topic for topic, peers in self.peer_topics.items() if peer in peers]
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
+        self.registering[peer_id] += 1
+        try:
+            await self._open_gossip_stream(peer_id)
+        finally:
+            self.registering[peer_id] -= 1
+            if self.registering[peer_id] <= 0:
+                del self.registering[peer_id]
+
+    async def _open_gossip_stream(self, peer_id: ID) -> None:
         if not self.admits(peer_id) or not self._has_live_connection(peer_id):
             return
         if not await self.wait_for_genesis(peer_id) or not self._has_live_connection(peer_id):

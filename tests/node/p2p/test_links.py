@@ -89,6 +89,7 @@ class Pubsub:
         self.peer_queues = {peer: RpcQueue()}
         self.peer_topics = {"tx": {peer}}
         self.writing: dict[ID, int] = {}
+        self.registering: dict[ID, int] = {}
 
 
 class Stream:
@@ -146,6 +147,21 @@ async def test_a_connected_peer_never_given_a_gossip_stream_is_a_dead_link() -> 
     assert watch.find_dead_links({peer}, now=2.0) == []
     ((_, reason),) = watch.find_dead_links({peer}, now=3.0)
     assert "no gossip stream" in reason
+
+
+async def test_a_gossip_stream_still_being_opened_is_no_dead_link_however_slow() -> None:
+    peer = ID(b"\x00\x01")
+    pubsub = Pubsub(peer, Stream())
+    del pubsub.peers[peer]
+    pubsub.registering[peer] = 1  # a loaded peer answers the stream's negotiation slowly
+    watch = LinkWatch(pubsub, stall_s=3.0)
+    for now in (0.0, 2.0, 4.0, 6.0, 8.0):
+        assert watch.find_dead_links({peer}, now=now) == []
+    del pubsub.registering[peer]  # the attempt ended without a stream: the clock starts
+    for now in (9.0, 10.0, 11.0):
+        assert watch.find_dead_links({peer}, now=now) == []
+    ((_, reason),) = watch.find_dead_links({peer}, now=12.0)
+    assert "no gossip stream to the peer for 3.0s" in reason
 
 
 async def test_a_symptom_seen_once_after_the_process_itself_stalled_is_not_yet_lasting() -> None:
