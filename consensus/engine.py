@@ -95,6 +95,7 @@ from consensus.state_machine import (
     ConsensusState,
     apply,
     get_proposer_key,
+    holds_vote,
     initial_state,
 )
 from consensus.sync import verify_synced_block
@@ -275,7 +276,7 @@ class Engine:
                     self._txs.hold(message)
                     self._times.note_arrival(message, received_ms, self.state)
                 self._process(ProposalReceived(message, received_ms))
-            else:
+            elif not holds_vote(self.state, message):  # a re-sent copy is no input to log
                 self._note_missing(peer, message)
                 self._process(VoteReceived(message))
         elif message.height < current:

@@ -17,7 +17,7 @@ its proof of lock, not the whole height's.
 from __future__ import annotations
 
 from consensus.state_machine import ConsensusState
-from consensus.types import Proposal, Vote
+from consensus.types import Proposal, Vote, VoteType
 
 MAX_REGOSSIP_SPACING = 8
 """A round stuck for long re-sends its messages every this many re-gossip intervals."""
@@ -37,17 +37,20 @@ def is_regossip_due(stuck_ticks: int) -> bool:
 
 
 def get_gossip(state: ConsensusState) -> tuple[Proposal | Vote, ...]:
-    """Messages worth re-sending to peers: the proposals and votes of `get_gossip_rounds`."""
+    """Messages worth re-sending to peers: the proposals and votes of `get_gossip_rounds`,
+    the latest round's first, precommits before prevotes. A loaded node's publisher lets
+    re-sends into its peers' queues only while they are short (node/p2p/topics.py), so
+    what comes first is what gets out: in the oldest-first order, the round the peers
+    waited on was the one left out at every turn."""
     rounds = get_gossip_rounds(state)
-    proposals = tuple(state.proposals[r] for r in sorted(state.proposals) if r in rounds)
-    votes = tuple(
-        v
-        for key in sorted(state.votes)
-        if key[0] in rounds
-        for k in sorted(state.votes[key])
-        for v in state.votes[key][k]
-    )
-    return proposals + votes
+    gossip: list[Proposal | Vote] = []
+    for round_ in sorted(rounds, reverse=True):
+        if round_ in state.proposals:
+            gossip.append(state.proposals[round_])
+        for vote_type in sorted(VoteType, reverse=True):
+            votes = state.votes.get((round_, vote_type), {})
+            gossip.extend(v for k in sorted(votes) for v in votes[k])
+    return tuple(gossip)
 
 
 def get_gossip_rounds(state: ConsensusState) -> frozenset[int]:

@@ -402,13 +402,11 @@ def process_vote(state: ConsensusState, vote: Vote, own: bool, effects: Effects)
         or not state.validators.is_member(vote.validator)
     ):
         return state
+    if holds_vote(state, vote) or not vote.is_signed_by_validator(state.chain_id):
+        return state
     key = (vote.round, vote.vote_type)
     existing = state.votes.get(key, {})
     previous = existing.get(vote.validator, ())
-    if any(v.signature == vote.signature or v.block_hash == vote.block_hash for v in previous):
-        return state
-    if not vote.is_signed_by_validator(state.chain_id):
-        return state
     if previous:
         state = _report_equivocation(state, previous[0], vote, effects)
         if len(previous) >= MAX_VALUES_PER_SLOT:
@@ -418,6 +416,13 @@ def process_vote(state: ConsensusState, vote: Vote, own: bool, effects: Effects)
     if own:
         effects.append(Broadcast(vote))
     return state
+
+
+def holds_vote(state: ConsensusState, vote: Vote) -> bool:
+    """Whether `vote`'s validator has this vote, or one for the same value, recorded: a
+    copy re-gossiped by a peer, which changes nothing (the engine logs no input for it)."""
+    previous = state.votes.get((vote.round, vote.vote_type), {}).get(vote.validator, ())
+    return any(v.signature == vote.signature or v.block_hash == vote.block_hash for v in previous)
 
 
 def _report_equivocation(

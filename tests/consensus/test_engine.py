@@ -24,7 +24,7 @@ from consensus.regossip import is_regossip_due
 from consensus.repair import GRACE_MS
 from consensus.sim.memory import HashChainApp, ListMempool, MemoryBlockStore
 from consensus.sim.simulator import NodeSpec, Scenario, Simulator, make_key
-from consensus.state_machine import TimeoutConfig
+from consensus.state_machine import TimeoutConfig, get_votes
 from consensus.sync import SyncRejected
 from consensus.transport import PeerId
 from consensus.types import Proposal, ValidatorSet, Vote, Voter, VoteType
@@ -352,6 +352,22 @@ def test_a_proposal_after_the_propose_timeout_counts_late(
     assert engine.stats.late_proposals == late
     warned = f"proposal of height 1 round 0 came {clock.ms - proposal.block.header.time_ms} ms"
     assert (warned in caplog.text and f"timeout {timeout_ms} ms" in caplog.text) == late
+
+
+def test_a_vote_received_again_is_no_input_the_wal_logs_twice() -> None:
+    """Re-gossip brings a stuck round's votes many times (ten copies each in a loaded
+    network's WAL): only the first is an input, the others change nothing."""
+    messages, _ = record_chain(1)
+    votes = [m for m in messages if isinstance(m, Vote) and (m.height, m.round) == (1, 0)]
+    engine, _, _, _, _ = make_engine(EngineConfig(), validators=4, own=None)
+    engine.start()
+    before = len(Wal(engine.wal.storage).records)
+    engine.receive("p", votes[0])
+    assert len(Wal(engine.wal.storage).records) == before + 1
+    for _ in range(3):
+        engine.receive("q", votes[0])
+    assert len(Wal(engine.wal.storage).records) == before + 1
+    assert len(get_votes(engine.state, 0, votes[0].vote_type)) == 1
 
 
 def test_messages_of_a_finished_height_are_dropped_not_answered() -> None:

@@ -48,3 +48,12 @@ def test_round_zero_has_no_round_before() -> None:
     state = _stuck_at(0)
     assert get_gossip_rounds(state) == {0}
     assert NIL_ROUND not in get_gossip_rounds(replace(state, locked_round=NIL_ROUND))
+
+
+def test_the_latest_round_goes_first_its_precommits_before_its_prevotes() -> None:
+    """What a loaded node's publisher cannot fit into its peers' queues is cut from the end."""
+    gossip = get_gossip(_stuck_at(9, locked_round=2))
+    order = [(m.round, "proposal" if isinstance(m, Proposal) else m.vote_type.name) for m in gossip]
+    voters = len(VALIDATORS.validators)
+    kinds = ["proposal"] + ["PRECOMMIT"] * voters + ["PREVOTE"] * voters
+    assert order == [(r, kind) for r in (9, 8, 2) for kind in kinds]
