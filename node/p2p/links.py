@@ -74,12 +74,12 @@ class LinkWatch:
 
     A link is dead when the library has had no outbound gossip stream to the peer, nor
     any attempt to open one under way, for `stall_s` (its registration gives up on
-    unexpected errors); when it knows no
-    subscription of the peer for `stall_s` (every node of ours subscribes to at least
-    one topic); or when the peer's queue has not sent its oldest entry for `stall_s`,
-    plus the time the writes under way to the peer take at `MIN_SEND_RATE` (a write
-    blocked under a peer that stopped reading). A stream replaced on the same
-    connection is no symptom: node/p2p/pubsub.py keeps the peer's subscriptions.
+    unexpected errors); when it knows no subscription of the peer for `stall_s` (every
+    node of ours subscribes to at least one topic); or when the peer's queue has not
+    sent its oldest entry for `stall_s`, plus the time the writes under way to the peer
+    take at `MIN_SEND_RATE` (a write blocked under a peer that stopped reading). A
+    stream replaced on the same connection is no symptom: node/p2p/pubsub.py keeps the
+    peer's subscriptions.
     """
 
     def __init__(self, pubsub: Any, stall_s: float) -> None:
