@@ -16,7 +16,7 @@ its proof of lock, not the whole height's.
 
 from __future__ import annotations
 
-from consensus.state_machine import ConsensusState
+from consensus.state_machine import ConsensusState, get_votes
 from consensus.types import Proposal, Vote, VoteType
 
 MAX_REGOSSIP_SPACING = 8
@@ -48,7 +48,7 @@ def get_gossip(state: ConsensusState) -> tuple[Proposal | Vote, ...]:
         if round_ in state.proposals:
             gossip.append(state.proposals[round_])
         for vote_type in sorted(VoteType, reverse=True):
-            votes = state.votes.get((round_, vote_type), {})
+            votes = get_votes(state, round_, vote_type)
             gossip.extend(v for k in sorted(votes) for v in votes[k])
     return tuple(gossip)
 

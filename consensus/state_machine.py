@@ -421,7 +421,7 @@ def process_vote(state: ConsensusState, vote: Vote, own: bool, effects: Effects)
 def holds_vote(state: ConsensusState, vote: Vote) -> bool:
     """Whether `vote`'s validator has this vote, or one for the same value, recorded: a
     copy re-gossiped by a peer, which changes nothing (the engine logs no input for it)."""
-    previous = state.votes.get((vote.round, vote.vote_type), {}).get(vote.validator, ())
+    previous = get_votes(state, vote.round, vote.vote_type).get(vote.validator, ())
     return any(v.signature == vote.signature or v.block_hash == vote.block_hash for v in previous)
 
 
