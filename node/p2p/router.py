@@ -6,10 +6,13 @@ peers, docs/operator.md). GossipSub floods a message to the publisher's mesh and
 receiver relays it to its own mesh, so among n fully connected nodes every message is
 sent (n - 1)^2 times: 9 copies of each transaction and vote with 4 validators, 36 with
 7, where n - 1 reach everyone, and py-libp2p spends milliseconds of CPU on each.
-On a direct topic (`tx`, `consensus`), a node sends its own message to every peer
-subscribed to the topic (go-libp2p's flood publish), and a message whose origin is a
-node of the clique is relayed only to peers outside it (full nodes and observers, which
-may connect to a few validators only), and to the clique peers that said they are not
+A node sends its own message to every peer subscribed to the topic, on every topic
+(go-libp2p's flood publish, on there by default): the mesh alone misses a peer whose
+GRAFT is still on its way, and a node just connected published to an empty mesh, so its
+price, proof share or bridge observation (and, without a clique, a transaction taken
+with 202) reached nobody. On a direct topic (`tx`, `consensus`), a message whose origin
+is a node of the clique is relayed only to peers outside it (full nodes and observers,
+which may connect to a few validators only), and to the clique peers that said they are not
 linked to its origin (node/p2p/clique_links.py: a link between two validators that
 broke). A message from anyone else (a full node or observer taking a member's
 transaction) is relayed as on any topic. A clique node a
@@ -61,15 +64,16 @@ class Router(GossipSub):
         msg_id: bytes | None = None,
     ) -> Iterator[ID]:
         topics = list(topic_ids)
-        direct = self.clique is not None and set(topics) <= self.direct_topics
-        if not direct:
-            yield from super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
-            return
-        assert self.pubsub is not None and self.clique is not None
+        assert self.pubsub is not None
         own = self.pubsub.my_id
         if msg_forwarder == origin == own:
             yield from {p for t in topics for p in self.pubsub.peer_topics.get(t, ()) if p != own}
             return
+        direct = self.clique is not None and set(topics) <= self.direct_topics
+        if not direct:
+            yield from super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
+            return
+        assert self.clique is not None
         peers = super()._get_peers_to_send(topics, msg_forwarder, origin, msg_id)
         if str(origin) not in self.clique:
             yield from peers

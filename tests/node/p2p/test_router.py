@@ -148,3 +148,19 @@ async def test_a_clique_nodes_message_is_relayed_to_a_member_not_linked_to_it() 
         await b.publish("tx", note("from b"))
         assert await receive(a, "tx") == (b.peer_id, "from b")
         assert await receive(c, "tx") == (b.peer_id, "from b")
+
+
+async def test_a_nodes_own_message_reaches_a_subscribed_peer_not_in_its_mesh() -> None:
+    """Flood publish, on a topic that is not direct and without a clique: a peer outside
+    the publisher's mesh (as one is while its GRAFT is on its way after a connection)
+    still hears the publisher's own message."""
+    relayed = [Topic("prices", MAX_NOTE, decode_note)]
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(open_p2p(config("a"), relayed))
+        b = await stack.enter_async_context(open_p2p(config("b"), relayed))
+        await b.connect(a.listen_addrs()[0])
+        await a.wait_for_mesh("prices", 1)
+        await b.wait_for_mesh("prices", 1)
+        b._router.mesh["prices"].clear()
+        await b.publish("prices", note("outside the mesh"))
+        assert await receive(a, "prices") == (b.peer_id, "outside the mesh")
