@@ -25,7 +25,8 @@ from typing import Any
 import trio
 
 from bench._profile import TOP, render_stacks
-from bench.network import get_tree_cpu_s, record_stacks
+from bench.network import record_stacks
+from bench.node_figures import get_tree_cpu_s
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 
 WARMUP_HEIGHTS = 3

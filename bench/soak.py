@@ -71,24 +71,37 @@ from typing import Any
 
 import trio
 
-from bench.go_heap import get_heap_growth, save_heap_profile
+from bench.go_heap import save_heap_profile
 from bench.network import (
     DRAIN_S,
     CommitWatch,
     Load,
+    is_cometbft,
+    offer,
+    percentile,
+    start_load,
+)
+from bench.node_figures import (
     get_busy_shares,
     get_cpu_s,
     get_figures,
     get_step_ms_per_height,
-    is_cometbft,
     iter_samples,
     list_descendants,
-    offer,
-    percentile,
     read_cometbft_metrics,
     read_figures,
-    start_load,
     subtract,
+)
+from bench.soak_verdicts import (
+    get_disk_slopes,
+    get_go_memory_summary,
+    get_heap_growth_summary,
+    get_latency_drift,
+    get_machine_drift,
+    get_rss_slopes,
+    has_kept_up,
+    read_machine_ticks,
+    time_fixed_work,
 )
 from clearing.genesis import ENGINES
 from devnet.sections import get_oracle_toml
@@ -104,7 +117,6 @@ DEFAULT_RATE = {"clearnode": 2000, "cometbft": 1250}
 PRUNED = ("v0", "v1")
 ORACLE_SEED = 7
 SNAPSHOTS_KEPT = 3
-DRIFT_WINDOW_S = 600.0
 RSS_GOAL_PCT_PER_HOUR = 2.0
 DEFAULT_WARMUP_MINUTES = {"clearnode": 5.0, "cometbft": 20.0}
 """Minutes before memory counts as warm: our node levels within about 5, `cometbft`'s Go
@@ -119,9 +131,6 @@ GO_MEMORY = {
 }
 """The Go runtime's gauges a `cometbft` process serves among its metrics, by our name."""
 DRIFT_GOAL = 0.10
-KEPT_UP = 0.95
-CALIBRATION_ROUNDS = 5
-CALIBRATION_STEPS = 100_000  # about 25 ms of a core here
 SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven in ([\d.]+) s")
 REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
 
@@ -393,181 +402,6 @@ class Soak:
         for tx in late:
             del self.watch.sent[tx]
         return len(late)
-
-
-def get_slope(points: list[tuple[float, float]]) -> float:
-    """The least-squares slope of y over x (0 with fewer than two distinct x)."""
-    if len(points) < 2:
-        return 0.0
-    mean_x = sum(x for x, _ in points) / len(points)
-    mean_y = sum(y for _, y in points) / len(points)
-    spread = sum((x - mean_x) ** 2 for x, _ in points)
-    if spread == 0:
-        return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in points) / spread
-
-
-def get_rss_slope(points: list[tuple[float, float]]) -> dict[str, float]:
-    """The slope of (hours, MB) points per hour: MB, and % of their mean."""
-    slope = get_slope(points)
-    mean = sum(y for _, y in points) / max(1, len(points))
-    return {"mb": round(slope, 1), "pct": round(100 * slope / max(mean, 1), 2)}
-
-
-def get_run_slope(points: list[tuple[float, float]]) -> dict[str, Any]:
-    """`get_rss_slope` of the points and of their second half (`second_half`: a plateau
-    reached late in the run shows flat there, a steady climb does not)."""
-    return {**get_rss_slope(points), "second_half": get_rss_slope(points[len(points) // 2 :])}
-
-
-def get_rss_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
-    """Per validator, the slope of its processes' total RSS per hour after the warm-up; the
-    same over the second half of those samples (`second_half`: a plateau reached late in
-    the run shows flat there, a steady climb does not); and each process's own slope
-    (`by_process`: the node, its proving worker, on CometBFT `cometbft`)."""
-    slopes = []
-    for index in range(validators):
-        rss = [(s["t_s"] / 3600, s["validators"][index]["rss_mb"]) for s in after]
-        total = [(t, sum(mb.values())) for t, mb in rss]
-        names = sorted({name for _, mb in rss for name in mb})
-        slopes.append({
-            **get_run_slope(total),
-            "by_process": {name: get_rss_slope([(t, mb[name]) for t, mb in rss if name in mb])
-                           for name in names},
-        })  # fmt: skip
-    return slopes
-
-
-def get_go_memory_slopes(after: list[dict[str, Any]], validators: int) -> list[dict[str, Any]]:
-    """Per validator on CometBFT, the slope per hour after the warm-up of each figure of its
-    Go runtime (`parse_go_memory`), over all those samples and their second half: whether
-    a `cometbft` RSS that grows is live heap growing, or freed heap its runtime keeps."""
-    slopes = []
-    for index in range(validators):
-        go = [(s["t_s"] / 3600, s["validators"][index].get("go_mb", {})) for s in after]
-        names = sorted({name for _, figures in go for name in figures} - {"goroutines"})
-        slopes.append(
-            {name: get_run_slope([(t, f[name]) for t, f in go if name in f]) for name in names}
-        )
-    return slopes
-
-
-def get_go_memory_summary(after: list[dict[str, Any]], engine: str, validators: int
-                          ) -> dict[str, Any]:  # fmt: skip
-    """`go_mb_per_hour` on CometBFT; nothing on ours, which has no Go runtime."""
-    if engine != "cometbft":
-        return {}
-    return {"go_mb_per_hour": get_go_memory_slopes(after, validators)}
-
-
-def get_heap_growth_summary(after: list[dict[str, Any]], validators: int) -> dict[str, Any]:
-    """`heap_growth`: each validator's sites whose live bytes grew most after the warm-up,
-    if heap profiles were taken (at least two after it)."""
-    profiles = [
-        [s["validators"][i]["heap_profile"] for s in after if "heap_profile" in s["validators"][i]]
-        for i in range(validators)
-    ]
-    if any(len(taken) < 2 for taken in profiles):
-        return {}
-    return {"heap_growth": [
-        {"from": taken[0], "to": taken[-1],
-         "sites": get_heap_growth(Path(taken[0]), Path(taken[-1]))}
-        for taken in profiles
-    ]}  # fmt: skip
-
-
-def has_kept_up(after: list[dict[str, Any]], rate: int, sample_s: float) -> bool:
-    """Whether the network committed what was offered after the warm-up (within KEPT_UP of
-    it, nothing dropped as late): a soak above the machine's capacity measures its backlog,
-    not the node, and its latency drift says nothing."""
-    committed = sum(s["trades_per_s"] for s in after) * sample_s
-    offered = rate * sample_s * len(after)
-    return bool(after) and committed >= KEPT_UP * offered and all(s["late"] == 0 for s in after)
-
-
-def get_disk_slopes(
-    after: list[dict[str, Any]], indices: list[int], per: str, digits: int
-) -> dict[str, float]:
-    """By store (the log aside: it is rotated, not kept), the mean over `indices` of its
-    bytes per unit of `per` (a sample's "height" or "trades_committed"), and the total."""
-    names = sorted(
-        {name for s in after for i in indices for name in s["validators"][i]["disk"]} - {"node.log"}
-    )
-    slopes = {
-        name: sum(
-            get_slope([(s[per], s["validators"][i]["disk"].get(name, 0)) for s in after])
-            for i in indices
-        )
-        / max(1, len(indices))
-        for name in names
-    }
-    slopes["total"] = sum(slopes.values())
-    return {name: round(slope, digits or None) for name, slope in slopes.items()}
-
-
-def get_windows(series: list[tuple[float, Any]], warm: float, sample_s: float
-                ) -> tuple[list[Any], list[Any]]:  # fmt: skip
-    """The values of the first and of the last samples after the warm-up that span
-    DRIFT_WINDOW_S (each a third of them at most)."""
-    after = [value for t, value in series if t >= warm]
-    count = max(1, min(round(DRIFT_WINDOW_S / sample_s), len(after) // 3))
-    return after[:count], after[-count:]
-
-
-def get_relative_change(first: float, last: float) -> float | None:
-    return round((last - first) / first, 3) if first else None
-
-
-def get_latency_drift(
-    latencies: list[tuple[float, list[float]]], warm: float, sample_s: float
-) -> dict[str, Any]:
-    """The commit latency p50 of the first and of the last windows after the warm-up
-    (`get_windows`), and the change."""
-    first_windows, last_windows = get_windows(latencies, warm, sample_s)
-    first = [ms for window_ms in first_windows for ms in window_ms]
-    last = [ms for window_ms in last_windows for ms in window_ms]
-    first_p50, last_p50 = percentile(first, 0.5), percentile(last, 0.5)
-    return {
-        "window_s": round(len(first_windows) * sample_s),
-        "first_p50_ms": round(first_p50, 1),
-        "last_p50_ms": round(last_p50, 1),
-        "change": get_relative_change(first_p50, last_p50),
-    }
-
-
-def get_machine_drift(
-    samples: list[dict[str, Any]], warm: float, sample_s: float
-) -> dict[str, Any]:
-    """The median of `machine_ms` in the same windows as the latency's, and the change:
-    how much slower the machine itself ran at the end."""
-    series = [(sample["t_s"], sample["machine_ms"]) for sample in samples]
-    first, last = (percentile(window, 0.5) for window in get_windows(series, warm, sample_s))
-    return {
-        "first_ms": round(first, 2),
-        "last_ms": round(last, 2),
-        "change": get_relative_change(first, last),
-    }
-
-
-def read_machine_ticks() -> tuple[int, int]:
-    """The machine's CPU ticks so far: (stolen by the hypervisor for other guests, all)."""
-    ticks = [int(n) for n in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return ticks[7], sum(ticks)
-
-
-def time_fixed_work() -> float:
-    """The CPU milliseconds (the best of CALIBRATION_ROUNDS) this process takes for a fixed
-    piece of interpreted work: a control for the nodes' figures, which change with the
-    machine's speed (other tenants of its cores, its clock) as much as with the nodes."""
-    best = float("inf")
-    for _ in range(CALIBRATION_ROUNDS):
-        started = time.thread_time()
-        table: dict[int, int] = {}
-        for i in range(CALIBRATION_STEPS):
-            table[i % 997] = table.get(i % 997, 0) + 3 * i
-        sorted(table.items())
-        best = min(best, time.thread_time() - started)
-    return round(1000 * best, 2)
 
 
 def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """Where a validator's time goes in a `bench network` step, from its metrics texts: the
 `cometbft` process's own CPU is a part of its own, never the node's process CPU."""
 
-from bench.network import get_busy_shares, get_figures, subtract
+from bench.node_figures import get_busy_shares, get_figures, subtract
 
 NODE = """\
 # TYPE clearnode_busy_seconds_total counter
