@@ -28,17 +28,11 @@ CLOSE_S = 5.0
 
 class ConnectionWatch(INotifee):
     """Wakes the redial loops when a connection comes or goes; hands each new one to
-    `on_connected` (the node refuses banned peers there) and each closed one to
-    `on_disconnected`."""
+    `on_connected` (the node refuses banned peers there)."""
 
-    def __init__(
-        self,
-        on_connected: Callable[[INetConn], None],
-        on_disconnected: Callable[[INetConn], None],
-    ) -> None:
+    def __init__(self, on_connected: Callable[[INetConn], None]) -> None:
         self.changed = trio.Event()
         self.on_connected = on_connected
-        self.on_disconnected = on_disconnected
 
     def notify(self) -> None:
         self.changed.set()
@@ -55,7 +49,6 @@ class ConnectionWatch(INotifee):
         self.notify()
 
     async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        self.on_disconnected(conn)
         self.notify()
 
     async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
@@ -86,27 +79,6 @@ def get_live_connections(host: Any, peer: ID) -> list[INetConn]:
     dialling, so a request right after fails with "No valid connections".
     """
     return [c for c in host.get_network().get_connections(peer) if not c.is_closed]
-
-
-def get_crossed_connections(host: Any, peer: ID) -> list[INetConn]:
-    """The live connections we dialled to `peer` that crossed one it dialled to us.
-
-    Two nodes that list each other as persistent peers dial each other at once when they
-    start, and py-libp2p keeps both connections: under load every pair of four such
-    nodes held two (four hosts started together on one loaded core), and each exchange
-    a connection makes (identify, the genesis handshake both ways, probes) ran twice
-    while every stream took seconds to negotiate. The pair keeps the connection the
-    lower peer id dialled, as CometBFT's switch keeps one connection a peer; only the
-    higher one closes, and only its own dial, once the other's is live. The two sides
-    never close different ones, and a node that found its connection closed (which the
-    peer may not know yet) keeps its redial.
-    """
-    if str(host.get_id()) < str(peer):
-        return []
-    live = get_live_connections(host, peer)
-    if all(conn.muxed_conn.is_initiator for conn in live):
-        return []
-    return [conn for conn in live if conn.muxed_conn.is_initiator]
 
 
 async def close_peer(host: Any, peer: ID) -> None:

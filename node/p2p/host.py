@@ -36,11 +36,9 @@ from node.p2p.clique_links import MAX_LINKS_BYTES, decode_links, encode_links
 from node.p2p.clique_links import PROTOCOL as CLIQUE_LINKS_PROTOCOL
 from node.p2p.connections import (
     ConnectionWatch,
-    close_connection,
     close_host,
     close_peer,
     disconnect_quietly,
-    get_crossed_connections,
     get_live_connections,
 )
 from node.p2p.door import Door
@@ -154,7 +152,7 @@ class P2PNode:
         self.scores = PeerScores(config.scores)
         # (topic, outcome) -> count; outcomes: published, delivered, rejected, dropped
         self.counters = counters
-        self.watch = ConnectionWatch(self._welcome, self._see_off)
+        self.watch = ConnectionWatch(self._welcome)
         self._links = LinkWatch(pubsub, config.link_stall_s)
         self._quiet = QuietLinks()
         self.peer_links = PeerLinks(wall_clock_ms)
@@ -191,24 +189,10 @@ class P2PNode:
         self.ask = self._requests.ask
 
     def _welcome(self, conn: INetConn) -> None:
-        """A new connection: closed at once if its peer may not talk to us, and so is
-        every dial of ours it crossed, itself included (node/p2p/connections.py
-        `get_crossed_connections`); else its genesis handshake begins."""
-        if self._door.refuses(conn):
-            return
-        crossed = get_crossed_connections(self._host, conn.muxed_conn.peer_id)
-        for loser in crossed:
-            self.counters["connections", "closed_crossed"] += 1
-            self._nursery.start_soon(close_connection, loser)
-        if conn not in crossed and self._door.gate.ours is not None:
+        """A new connection: closed at once if its peer may not talk to us, else its
+        genesis handshake begins."""
+        if not self._door.refuses(conn) and self._door.gate.ours is not None:
             self._nursery.start_soon(self._handshake.shake_hands, conn)
-
-    def _see_off(self, conn: INetConn) -> None:
-        """A closed connection: the peer's gossip stream, if it was there, moves to the
-        connection the peer still has."""
-        peer = conn.muxed_conn.peer_id
-        if self._pubsub.is_stranded(peer):
-            self._nursery.start_soon(self._pubsub.move_stranded_stream, peer)
 
     # -- connections -------------------------------------------------------------
 

@@ -21,9 +21,7 @@ library code it works around, so that an upgrade of py-libp2p is checked in one 
   death, handled later by `handle_dead_peer_queue`, does nothing while the new one is
   up: the stream on the dead connection stayed registered, no stream was opened on the
   new one, the peer never heard our subscriptions, and every redial ended the same way
-  (tests/node/p2p/test_gossip_streams.py failed 3 of 8 runs on a loaded machine). The
-  same stranding when one of two connections closes (a crossed dial) is mended at once
-  (`move_stranded_stream`), not at the next write that fails.
+  (tests/node/p2p/test_gossip_streams.py failed 3 of 8 runs on a loaded machine).
 - No dial from the gossip layer. The library opens a peer's gossip stream with
   `host.new_stream`, which dials the peer when its connection is gone; a connection
   refused after the handshake (a ban, a peer not allowed) was closed by the time
@@ -170,21 +168,6 @@ class Pubsub(LibraryPubsub):
             self.counters["gossip", "stale_stream_dropped"] += 1
             self._unregister_outbound(peer_id)
         await super()._handle_new_peer(peer_id)
-
-    def is_stranded(self, peer_id: ID) -> bool:
-        """Whether `peer_id`'s gossip stream is on a closed connection while another to
-        the peer lives (a crossed dial closed: node/p2p/connections.py)."""
-        stream = self.peers.get(peer_id)
-        return (
-            stream is not None
-            and not self._is_on_live_connection(peer_id, stream)
-            and self._has_live_connection(peer_id)
-        )
-
-    async def move_stranded_stream(self, peer_id: ID) -> None:
-        """Opens a stranded gossip stream again on the connection the peer still has."""
-        if self.is_stranded(peer_id):
-            await self._handle_new_peer(peer_id)
 
     def _has_live_connection(self, peer: ID) -> bool:
         return any(not c.is_closed for c in self.host.get_network().get_connections(peer))
