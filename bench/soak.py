@@ -37,7 +37,8 @@ One JSON line: the samples, and
   committed after the warm-up, the mean of the pruned validators and of the archive
   ones;
 - `latency_drift`: the commit latency p50 of the first and of the last `DRIFT_WINDOW_S`
-  after the warm-up (a third of the samples each, if fewer), and the change;
+  (bench/soak_verdicts.py) after the warm-up (a third of the samples each, if fewer),
+  and the change;
 - `machine_drift`: the same for the machine: each sample times a fixed piece of work in
   this process (`machine_ms`, `time_fixed_work`), the median of the first and of the
   last windows and the change. Work that does not change over a run (a batch's check,

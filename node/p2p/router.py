@@ -67,7 +67,7 @@ class Router(GossipSub):
         assert self.pubsub is not None
         own = self.pubsub.my_id
         if msg_forwarder == origin == own:
-            yield from {p for t in topics for p in self.pubsub.peer_topics.get(t, ()) if p != own}
+            yield from self._get_subscribed(topics) - {own}
             return
         direct = self.clique is not None and set(topics) <= self.direct_topics
         if not direct:
@@ -81,6 +81,11 @@ class Router(GossipSub):
         yield from (p for p in peers if str(p) not in self.clique)
         yield from self._get_cut_off(topics, msg_forwarder, origin)
 
+    def _get_subscribed(self, topics: list[str]) -> set[ID]:
+        """The peers subscribed to any of `topics`."""
+        assert self.pubsub is not None
+        return {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
+
     def _get_cut_off(self, topics: list[str], forwarder: ID, origin: ID) -> Iterator[ID]:
         """The clique peers subscribed to `topics` that said they are not linked to
         `origin`, a clique member (node/p2p/clique_links.py): they hear its messages
@@ -89,7 +94,7 @@ class Router(GossipSub):
         cut_off = self.links.get_cut_off(str(origin))
         if not cut_off:
             return
-        subscribed = {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
+        subscribed = self._get_subscribed(topics)
         skip = {forwarder, self.pubsub.my_id}
         yield from (p for p in subscribed - skip if str(p) in cut_off)
 
@@ -123,7 +128,7 @@ class Router(GossipSub):
         connected = self.pubsub.peers
         if any(p in connected for p in self._get_peers_to_send(topics, forwarder, origin)):
             return False
-        subscribed = {p for t in topics for p in self.pubsub.peer_topics.get(t, ())}
+        subscribed = self._get_subscribed(topics)
         return all(
             p in self.peer_protocol or p in self.direct_peers
             for p in subscribed - {forwarder, origin}

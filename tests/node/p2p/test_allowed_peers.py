@@ -127,7 +127,7 @@ async def test_a_peer_no_longer_allowed_is_cut_off_and_one_allowed_again_comes_b
         a.set_allowed_peers(with_c)
         await c.connect(a.listen_addrs()[0])
         await a.wait_for_mesh("tx", 1)
-        await c.wait_for_mesh("tx", 1)  # as above: a's GRAFT may not have reached c yet
+        await c.wait_for_mesh("tx", 1)  # c has heard a subscribe: before, it sends to nobody
         await c.publish("tx", note("back"))
         heard = [await receive(a, "tx")]
         if heard[0][1] == "removed":  # c's gossip cache, offered again on the new connection
