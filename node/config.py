@@ -157,10 +157,11 @@ ENGINE_TIMEOUTS: Mapping[str, TimeoutConfig] = {
     # A block as soon as the last one is committed and transactions wait (20 ms, as ours:
     # 100 ms cost a loaded height a fifth of its length), and rounds that give up on a
     # silent proposer quickly.
-    # CometBFT skips the idle wait once after a block that changed the app hash (its
-    # `needProofBlock`: the next header must commit the new hash), so a block that
-    # changed the state is followed at once by an empty one; the state root commits to
-    # neither height nor time, so after that one an idle network waits its second.
+    # The app's PrepareProposal skips the idle wait once after a block that changed the
+    # app hash, as CometBFT's own `needProofBlock` does (the next header must commit the
+    # new hash: node/cometbft/abci.py), so a block that changed the state is followed at
+    # once by an empty one; the state root commits to neither height nor time, so after
+    # that one an idle network waits its second.
     COMETBFT: TimeoutConfig(
         propose_ms=2_000,
         propose_delta_ms=500,

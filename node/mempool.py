@@ -81,15 +81,6 @@ class TxRejected(MempoolError):
         super().__init__(str(cause))
 
 
-class EngineRefused(MempoolError):
-    """The consensus engine's own mempool (CometBFT's) refused a transaction this node's
-    check admitted: full (`retry`), or its state moved on in between."""
-
-    def __init__(self, reason: str, retry: bool) -> None:
-        self.reason, self.retry = reason, retry
-        super().__init__(f"the engine's mempool refused the transaction: {reason}")
-
-
 class CheckFailed(MempoolError):
     """The check raised something other than a refusal: a bug, logged where it happened."""
 

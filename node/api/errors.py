@@ -23,7 +23,6 @@ from node.liveness import NotCommitting
 from node.mempool import (
     CheckFailed,
     DuplicateTx,
-    EngineRefused,
     MempoolError,
     MempoolFull,
     NonceTaken,
@@ -105,8 +104,6 @@ def api_error_from(exc: Exception) -> ApiError:
             idle_ms=exc.idle_ms,
             limit_ms=exc.limit_ms,
         )
-    if isinstance(exc, EngineRefused):
-        return ApiError(503 if exc.retry else 422, "EngineRefused", str(exc), reason=exc.reason)
     if isinstance(exc, REPLAYS):
         return ApiError(409, type(exc).__name__, str(exc))
     if isinstance(exc, MempoolError):

@@ -10,10 +10,14 @@ Request by request:
 - Query: CometBFT's peer filter (`filter_peers`): a peer's node id passes if it is the
   node of an allowed peer (node/p2p/allowed_peers.py, followed as the validator set
   changes), its address always; every other query is refused.
-- CheckTx: the node's admission check (node/txcheck.py), code 0 or a refusal whose
-  `data` is the error's type and `log` its message (what broadcast_tx_sync returns).
-- PrepareProposal: `ClearingApp`'s, within CometBFT's byte budget, each transaction the
-  mempool admitted as a reference to it (node/storage/comet_compact.py).
+- CheckTx: none comes, CometBFT runs without a mempool (its `nop` one; one that came
+  would be refused): the node's own admits, records and gossips each transaction as on
+  our engine (node/startup/tx_gossip.py).
+- PrepareProposal: once a transaction waits in the node's mempool, or its empty-block
+  wait has passed (`gather`, as our engine's proposer waits; at once after a block that
+  moved the state root, whose proof the next header carries, as CometBFT would), the
+  mempool's candidates through `ClearingApp`'s, within CometBFT's byte budget, each one
+  the mempool holds (so gossiped) as a reference to it (node/storage/comet_compact.py).
 - ProcessProposal: the references resolved (node/cometbft/bodies.py: the mempool, then
   the peers, for at most 2 s: `gather` runs before the answer), the block
   checked as `ClearingApp` checks one, its bodies kept in the store before it is accepted.
@@ -35,17 +39,18 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import trio
 from google.protobuf.timestamp_pb2 import Timestamp
 from tendermint.abci import types_pb2 as abci
 from tendermint.crypto import keys_pb2
 
 from clearing.context import BlockContext, Equivocation
-from clearing.errors import ClearingError
 from clearing.genesis import Validator
+from clearing.limits import MAX_BLOCK_BYTES
 from clearing.transition.block import BlockResult
 from clearing.upgrade import ReleaseMismatch
 from clearing.validator_set import get_active_set_at, has_power
-from consensus.compact import MissingTxs, compute_tx_hash
+from consensus.compact import MissingTxs
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
@@ -54,12 +59,11 @@ from node.cometbft.home import get_app_state
 from node.cometbft.process import StoppedMidBlock
 from node.cometbft.snapshots import AppSnapshots
 from node.keys import PeerIdError, get_peer_node_id
-from node.mempool import CheckFn
+from node.mempool import Mempool
 from node.storage import NodeStore
 from node.storage.comet_block import CometBlockRecord
-from node.storage.comet_compact import compact_txs, get_ref_indices, read_ref, resolve_items
-from node.worktime import PROPOSAL_CHECK, TX_CHECK, TX_RECHECK
-from records.codec import DecodeError
+from node.storage.comet_compact import compact_txs, get_ref_indices, resolve_items
+from node.worktime import PROPOSAL_CHECK
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +71,8 @@ APP_VERSION = 1
 CODESPACE = "clearnode"
 CODE_OK = 0
 CODE_REFUSED = 1
-"""A transaction clearing refused (in a block: it stays there, with its outcome type as
-the result's data) or one the mempool will not admit."""
-CODE_UNDECODABLE = 2
-"""CheckTx only: bytes that are no clearing transaction."""
+"""A transaction clearing refused (it stays in its block, with its outcome type as the
+result's data), or a query this app does not answer."""
 CODE_NOT_ALLOWED = 3
 """Query only: a peer that is not the node of a validator in force or an observer
 (CometBFT's filter_peers then closes its connection before anything is gossiped)."""
@@ -89,19 +91,6 @@ class InitChainError(ValueError):
         self.what = what
         self.expected = expected
         self.found = found
-
-
-class AlreadyCommitted(Exception):
-    """CheckTx's answer to the recheck of a transaction the block at `height` named by
-    reference: CometBFT removes a committed transaction from its mempool by the block's
-    bytes, which were the reference, so the recheck after the block removes the body
-    (without checking its signature again)."""
-
-    code = "AlreadyCommitted"
-
-    def __init__(self, height: int) -> None:
-        super().__init__(f"AlreadyCommitted(height={height})")
-        self.height = height
 
 
 @dataclass(frozen=True)
@@ -158,27 +147,22 @@ def get_node_ids(peers: frozenset[str]) -> frozenset[str]:
 
 
 async def find_no_bodies(
-    height: int, tx_hashes: Sequence[bytes], committed: bool
+    height: int, tx_hashes: Sequence[bytes], committed: bool, proposer: str | None = None
 ) -> dict[int, list[bytes]]:
     """The peers of an app that has none (tests, the replay of a store)."""
     return {}
 
 
-def refuse(
-    code: int, error: ClearingError | DecodeError | AlreadyCommitted
-) -> abci.ResponseCheckTx:
-    return abci.ResponseCheckTx(
-        code=code, codespace=CODESPACE, data=error.code.encode(), log=str(error)
-    )
-
-
 class ClearingAbci:
     """ABCI 2.0 over a `ClearingApp`: `handle` answers one request.
 
-    `check` is the mempool's admission check; `on_commit` receives each block once it
-    is committed (after FinalizeBlock, at Commit), in height order; `allowed_peers` gives
-    the libp2p peer ids allowed to connect now (None: everyone), the set the node's own
-    p2p host keeps on the validators in force (node/p2p/allowed_peers.py `AllowedPeers`);
+    `mempool` is the node's (the runtime drops what a block included and rechecks the
+    rest at each commit: `TxPool.update`), whose admissions `notice_txs` hears; a
+    proposer finding it empty waits up to `empty_block_wait_ms` for one; `on_commit`
+    receives each block once it is committed (after FinalizeBlock, at Commit), in height
+    order; `allowed_peers` gives the libp2p peer ids allowed to connect now (None:
+    everyone), the set the node's own p2p host keeps on the validators in force
+    (node/p2p/allowed_peers.py `AllowedPeers`);
     `retain_height` the first height the node's store holds, below which CometBFT may
     prune its own (node/retention.py); `snapshots` the store's snapshots for CometBFT's
     state sync, served and restored from (None: an app without a store offers none and
@@ -191,10 +175,10 @@ class ClearingAbci:
         self,
         app: ClearingApp,
         genesis_hash: bytes,
-        check: CheckFn,
+        mempool: Mempool,
         on_commit: Callable[[DecidedBlock], None],
-        pending: dict[bytes, bytes] | None = None,
         *,
+        empty_block_wait_ms: int = 0,
         allowed_peers: Callable[[], frozenset[str] | None],
         retain_height: Callable[[], int] = lambda: 1,
         snapshots: AppSnapshots | None = None,
@@ -205,19 +189,19 @@ class ClearingAbci:
         self.snapshots = snapshots
         self.retain_height = retain_height
         self.genesis_hash = genesis_hash
-        self.check = check
+        self.mempool = mempool
+        self.empty_block_wait_ms = empty_block_wait_ms
         self.on_commit = on_commit
         self.allowed_peers = allowed_peers
         self.finalized: DecidedBlock | None = None
-        self.pending: dict[bytes, bytes] = {} if pending is None else pending
-        """CometBFT's mempool as this app sees it (hash -> transaction): what CheckTx
-        admitted, less what a block included or a recheck refused (CometBFT drops the
-        first by the recheck too when the block named it by reference: AlreadyCommitted)."""
-        self.bodies = BlockBodies(self.pending, store)
+        self.bodies = BlockBodies(mempool.get_tx, store)
         self.fetch_bodies = fetch_bodies
-        self.committed: frozenset[bytes] = frozenset()
-        """The hashes of the transactions the last block applied named by reference:
-        refused at the recheck after it."""
+        self.root_moved = True
+        """Whether the last block applied moved the state root (so the next header proves
+        a new one), or none has been since this app started."""
+        self._txs_noticed = trio.Event()
+        self._committed_at: float | None = None
+        """When the last Commit came (trio's clock), since this app started."""
         self.halted: ReleaseMismatch | None = None
         """Why this release stopped CometBFT after a commit: the next block is another
         release's (an upgrade in place); the node stops with it, not as a crash."""
@@ -325,27 +309,42 @@ class ClearingAbci:
         return abci.ResponseInitChain(app_hash=self.app.last_root)
 
     def answer_check_tx(self, request: abci.RequestCheckTx) -> abci.ResponseCheckTx:
-        """Admission against the committed state (a recheck after each block too: a nonce
-        or trade id the block spent is refused then)."""
-        tx_hash = compute_tx_hash(request.tx)
-        recheck = request.type == abci.CheckTxType.RECHECK
-        if recheck and tx_hash in self.committed:
-            return refuse(CODE_REFUSED, AlreadyCommitted(self.app.height))
-        try:
-            with self.app.work.measure(TX_RECHECK if recheck else TX_CHECK):
-                self.check(request.tx)
-        except (DecodeError, ClearingError) as exc:
-            self.pending.pop(tx_hash, None)
-            return refuse(CODE_UNDECODABLE if isinstance(exc, DecodeError) else CODE_REFUSED, exc)
-        self.pending[tx_hash] = request.tx
-        return abci.ResponseCheckTx(code=CODE_OK)
+        """Never asked of a CometBFT without a mempool (node/cometbft/home.py): a
+        transaction reaches the node's own mempool by the API or the `tx` topic."""
+        return abci.ResponseCheckTx(
+            code=CODE_REFUSED, codespace=CODESPACE, log="send transactions to the node's API"
+        )
+
+    def notice_txs(self) -> None:
+        """The mempool admitted a transaction: a proposer waiting for one proposes."""
+        self._txs_noticed.set()
+
+    async def wait_for_txs(self) -> None:
+        """Before a proposal is prepared: until the mempool holds a transaction, at most
+        until the empty-block wait has passed since the last commit, so an idle network
+        makes an empty block that often (as CometBFT's own wait for its mempool would),
+        unless the last block moved the state root, whose proof the next header carries.
+        A later round's proposer comes after the propose timeout, above the wait
+        (node/config.py), so it proposes at once, as on our engine."""
+        if self.root_moved or len(self.mempool) or self._committed_at is None:
+            return
+        self._txs_noticed = trio.Event()
+        with trio.move_on_at(self._committed_at + self.empty_block_wait_ms / 1000):
+            await self._txs_noticed.wait()
 
     async def gather(self, request: abci.Request) -> None:
-        """Before a ProcessProposal or a FinalizeBlock is answered: the bodies its block's
-        references name that this node lacks, sought (node/cometbft/bodies.py) while
-        the other connections' requests (the mempool's gossip among them) are answered.
-        A proposal is sought for a while; a committed block until found."""
+        """Before a request is answered, what it needs while the other connections'
+        requests are answered: a PrepareProposal a transaction (`wait_for_txs`); a
+        ProcessProposal or a FinalizeBlock the bodies its block's references name that
+        this node lacks (node/cometbft/bodies.py), a proposal's for a while, a committed
+        block's until found. A Commit's time is noted: the next wait runs from it."""
         kind = request.WhichOneof("value")
+        if kind == "commit":
+            self._committed_at = trio.current_time()
+            return
+        if kind == "prepare_proposal":
+            await self.wait_for_txs()
+            return
         if kind not in ("process_proposal", "finalize_block"):
             return
         asked = getattr(request, kind)
@@ -353,15 +352,25 @@ class ClearingAbci:
             resolve_items(asked.txs, self.bodies.get)
         except MissingTxs as missing:
             committed = kind == "finalize_block"
+            proposer = self.get_peer_of(asked.proposer_address)
             await gather_bodies(
-                self.bodies, asked.height, missing.tx_ids, self.fetch_bodies, committed
+                self.bodies, asked.height, missing.tx_ids, self.fetch_bodies, committed, proposer
             )
+
+    def get_peer_of(self, address: bytes) -> str | None:
+        """The libp2p peer id the genesis or governance gave the validator of CometBFT
+        `address` (None: no such validator, or it named none)."""
+        for key, validator in self.app.state.validators.items():
+            if get_address(key) == address:
+                return validator.peer_id or None
+        return None
 
     def answer_prepare_proposal(
         self, request: abci.RequestPrepareProposal
     ) -> abci.ResponsePrepareProposal:
-        txs = self.app.prepare_proposal(request.height, get_time_ms(request.time), request.txs)
-        items = compact_txs(txs, self.pending)
+        candidates = self.mempool.reap(MAX_BLOCK_BYTES)
+        txs = self.app.prepare_proposal(request.height, get_time_ms(request.time), candidates)
+        items = compact_txs(txs, self.mempool.__contains__)
         return abci.ResponsePrepareProposal(txs=fit_proposal(items, request.max_tx_bytes))
 
     def answer_process_proposal(
@@ -410,13 +419,10 @@ class ClearingAbci:
             self.get_equivocations(request.misbehavior),
         )
         txs = resolve_items(request.txs, self.bodies.get)  # gathered: MissingTxs halts
-        before = get_active_set_at(state, request.height)
+        before, root_before = get_active_set_at(state, request.height), self.app.last_root
         result = self.app.apply_block(ctx, txs)
-        refs = [read_ref(item) for item in request.txs]
-        for ref, raw in zip(refs, txs, strict=True):  # a reference is its body's hash
-            self.pending.pop(compute_tx_hash(raw) if ref is None else ref, None)
-        ref_indices = tuple(index for index, ref in enumerate(refs) if ref is not None)
-        self.committed = frozenset(ref for ref in refs if ref is not None)
+        self.root_moved = result.state_root != root_before
+        ref_indices = get_ref_indices(request.txs)
         after = self.app.state.validator_sets.get(request.height)
         record = CometBlockRecord(
             request.height, ctx.time_ms, request.hash, request.proposer_address,
@@ -438,11 +444,10 @@ class ClearingAbci:
 
     def take_up_new_engine(self) -> None:
         """Before a CometBFT starts beside this app in place of one that stopped
-        (node/cometbft/catchup.py): its mempool is empty, so this app's view of it is;
-        StoppedMidBlock if the one that stopped left a block finalized, not committed."""
+        (node/cometbft/catchup.py): StoppedMidBlock if the one that stopped left a block
+        finalized, not committed."""
         if self.finalized is not None:
             raise StoppedMidBlock(self.finalized.record.height)
-        self.pending.clear()
 
     def answer_commit(self, request: abci.RequestCommit) -> abci.ResponseCommit:
         if self.finalized is None:

@@ -1,7 +1,7 @@
 """Where a CometBFT node finds the bodies a block's references name (node/storage/comet_compact.py).
 
-In order: CometBFT's mempool as the app's CheckTx saw it (`pending`: gossip brings most
-bodies there before the proposal that names them), the bodies of proposals this node
+In order: the node's mempool (`pending`: the `tx` topic's gossip brings most bodies there
+before the proposal that names them), the bodies of proposals this node
 accepted at heights not yet committed (and of blocks fetched ahead), and its peers: for a
 committed block, that block and the ones after it from a peer's store
 (node/p2p/blocksync.py's protocol), then by hash (node/p2p/txfetch.py's, answered from the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Protocol
 
 import trio
 
@@ -40,13 +41,20 @@ from records.codec import (
 
 log = logging.getLogger(__name__)
 
-FetchBodies = Callable[[int, Sequence[bytes], bool], Awaitable[dict[int, list[bytes]]]]
-"""Asks peers for the bodies of hashes the block at a height names (a block the chain
-committed, if the flag says so: peers' stores hold it, and the blocks after it); returns
-what they gave, by the height of the block each belongs to."""
+
+class FetchBodies(Protocol):
+    """Asks peers for the bodies of `tx_hashes` the block at `height` names (a block the
+    chain `committed`: peers' stores hold it, and the blocks after it), the node of the
+    block's `proposer` (which holds them) before the others; returns what they gave, by the
+    height of the block each belongs to."""
+
+    def __call__(
+        self, height: int, tx_hashes: Sequence[bytes], committed: bool, proposer: str | None = None
+    ) -> Awaitable[dict[int, list[bytes]]]: ...
+
 
 GOSSIP_WAIT_S = 0.1
-"""How long a proposal naming bodies not yet here waits for the mempool's gossip before
+"""How long a proposal naming bodies not yet here waits for the `tx` topic's gossip before
 asking peers: the bodies left their first validator before the proposal did."""
 GOSSIP_POLL_S = 0.002
 PROPOSAL_WAIT_S = 2.0
@@ -67,7 +75,9 @@ class BlockBodies:
     the proposals it accepted (`accept`) until their height is committed (`forget_to`);
     a restarted node starts with the ones its store kept."""
 
-    def __init__(self, pending: dict[bytes, bytes], store: NodeStore | None = None) -> None:
+    def __init__(
+        self, pending: Callable[[bytes], bytes | None], store: NodeStore | None = None
+    ) -> None:
         self.pending = pending
         self.store = store
         self.accepted: dict[int, dict[bytes, bytes]] = {}
@@ -75,7 +85,7 @@ class BlockBodies:
             self.accepted.setdefault(height, {}).update(index(decode_bodies(data)))
 
     def get(self, tx_hash: bytes) -> bytes | None:
-        if (tx := self.pending.get(tx_hash)) is not None:
+        if (tx := self.pending(tx_hash)) is not None:
             return tx
         for bodies in self.accepted.values():
             if (tx := bodies.get(tx_hash)) is not None:
@@ -124,11 +134,12 @@ async def gather_bodies(
     wanted: Sequence[bytes],
     fetch: FetchBodies,
     committed: bool,
+    proposer: str | None = None,
 ) -> None:
     """Seeks the bodies of `wanted` (hashes the block at `height` names) this node lacks.
-    A proposal's: in the mempool as gossip fills it, then of the peers, for at most
-    PROPOSAL_WAIT_S. A committed block's: of the peers until found (the gossip brought
-    what it could before the block was decided)."""
+    A proposal's: in the mempool as gossip fills it, then of the peers (its `proposer`
+    first), for at most PROPOSAL_WAIT_S. A committed block's: of the peers until found
+    (the gossip brought what it could before the block was decided)."""
     missing = [h for h in dict.fromkeys(wanted) if bodies.get(h) is None]
     if not committed:
         with trio.move_on_after(GOSSIP_WAIT_S):
@@ -139,7 +150,7 @@ async def gather_bodies(
         return
     with trio.move_on_after(float("inf") if committed else PROPOSAL_WAIT_S - GOSSIP_WAIT_S):
         for attempt in itertools.count():
-            for found_at, txs in (await fetch(height, missing, committed)).items():
+            for found_at, txs in (await fetch(height, missing, committed, proposer)).items():
                 bodies.add(found_at, txs)
             missing = [h for h in missing if bodies.get(h) is None]
             if not missing:
@@ -151,13 +162,21 @@ async def gather_bodies(
 
 
 async def fetch_bodies(
-    p2p: P2PNode, height: int, tx_hashes: Sequence[bytes], committed: bool
+    p2p: P2PNode,
+    height: int,
+    tx_hashes: Sequence[bytes],
+    committed: bool,
+    proposer: str | None = None,
 ) -> dict[int, list[bytes]]:
-    """What the peers give of `tx_hashes` (named by the block at `height`): of a committed
-    block, first that block and the PREFETCH_BLOCKS - 1 after it from a peer's store; then
-    what is still missing by hash, from the peers' mempools and proposals. Each body is
-    used only for the hash it has, so a peer's wrong one resolves nothing."""
+    """What the peers give of `tx_hashes` (named by the block at `height`), the node of
+    its `proposer` asked before the others if connected (across regions each ask is a
+    round trip): of a committed block, first that block and the PREFETCH_BLOCKS - 1 after
+    it from a peer's store; then what is still missing by hash, from the peers' mempools
+    and proposals. Each body is used only for the hash it has, so a peer's wrong one
+    resolves nothing."""
     peers = p2p.connected_peers()
+    if proposer in peers:
+        peers = [proposer, *(peer for peer in peers if peer != proposer)]
     found = await fetch_stored_bodies(p2p, peers, height) if committed else {}
     got = {compute_tx_hash(tx) for tx in found.get(height, ())}
     wanted = [h for h in tx_hashes if h not in got]

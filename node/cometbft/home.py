@@ -16,7 +16,7 @@ own keys and genesis so the operator keeps one set of keys and one genesis.
 
 What CometBFT listens on: p2p (the network), and nothing else a stranger or another
 user of the host can reach. Its RPC serves every block's transactions (members' trades)
-and the ones not yet committed, with no credential of its own, so it listens on a Unix
+with no credential of its own, so it listens on a Unix
 socket in the home (`rpc.sock`, beside the app's `abci.sock`), and the home is 0700:
 only the node's user reaches either (loopback TCP would let every user of the host in,
 and a browser page by DNS rebinding). Its gRPC, pprof and remote-signer listeners are
@@ -36,7 +36,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.genesis import Genesis
-from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS, MAX_TX_BYTES
+from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from clearing.validator_set import has_power
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
@@ -239,8 +239,6 @@ def build_config_toml(
     listeners: Listeners,
     persistent_peers: tuple[str, ...],
     timeouts: TimeoutConfig,
-    mempool_max_txs: int,
-    mempool_max_bytes: int,
     state_sync: TrustedBlock | None = None,
 ) -> str:
     """config.toml of the CometBFT home `home`: what a clearing node sets (values
@@ -262,7 +260,7 @@ def build_config_toml(
         "filter_peers = true",
         "",
         "[rpc]",
-        # Every block's transactions and the mempool's, to whoever connects: the node's
+        # Every block's transactions, to whoever connects: the node's
         # user alone (the socket is in the 0700 home); no gRPC broadcast API. The profiler's
         # heap and goroutine dumps may hold transactions too: loopback, if the operator asks.
         f"laddr = {q(f'unix://{rpc_socket}')}",
@@ -288,10 +286,11 @@ def build_config_toml(
         # behind one NAT) must all connect; who connects is the id filter's to decide.
         "allow_duplicate_ip = true",
         "",
+        # The node's own mempool holds, checks and gossips the transactions (its `tx`
+        # topic, as on our engine: each reaches each validator once, where CometBFT's
+        # flood mempool sent it to every peer of every peer); PrepareProposal reaps it.
         "[mempool]",
-        f"size = {mempool_max_txs}",
-        f"max_txs_bytes = {mempool_max_bytes}",
-        f"max_tx_bytes = {MAX_TX_BYTES}",
+        'type = "nop"',
         "",
         "[consensus]",
         f"timeout_propose = {q(format_duration(timeouts.propose_ms))}",
@@ -302,8 +301,11 @@ def build_config_toml(
         f"timeout_precommit_delta = {q(format_duration(timeouts.precommit_delta_ms))}",
         f"timeout_commit = {q(format_duration(timeouts.commit_ms))}",
         f"peer_gossip_sleep_duration = {q(format_duration(PEER_GOSSIP_SLEEP_MS))}",
-        # An idle network proposes an empty block once per this wait, not every commit wait.
-        f"create_empty_blocks_interval = {q(format_duration(timeouts.empty_block_wait_ms))}",
+        # With no mempool of its own CometBFT cannot tell when transactions wait: it
+        # enters each height's propose step at once, and the app's PrepareProposal
+        # waits for a transaction up to the node's empty-block wait (node/cometbft/abci.py).
+        "create_empty_blocks = true",
+        'create_empty_blocks_interval = "0s"',
         "",
         # The app's store answers every read of outcomes and history: what CometBFT
         # would keep beside it per height (each block's ABCI responses, a transaction
@@ -342,8 +344,6 @@ def write_home(
     listeners: Listeners,
     timeouts: TimeoutConfig,
     persistent_peers: tuple[str, ...] = (),
-    mempool_max_txs: int = 5000,
-    mempool_max_bytes: int = 1 << 30,
     state_sync: TrustedBlock | None = None,
 ) -> None:
     """Writes (or rewrites) the CometBFT home at `path`, mode 0700 (a home an older node
@@ -363,8 +363,7 @@ def write_home(
     )
     (config / "config.toml").write_text(
         build_config_toml(
-            moniker, path, listeners, persistent_peers, timeouts,
-            mempool_max_txs, mempool_max_bytes, state_sync,
+            moniker, path, listeners, persistent_peers, timeouts, state_sync
         )
     )  # fmt: skip
     write_private(config / "node_key.json", {"priv_key": encode_private_key(node_key)})

@@ -1,12 +1,9 @@
 """The node's client of its own CometBFT's RPC, on the Unix socket in the CometBFT home
 (node/cometbft/home.py: only the node's user reaches it): the chain's status, its
-blocks' headers and commits (a report's anchor), and transactions handed to its
-mempool."""
+peers, and its blocks' headers and commits (a report's anchor)."""
 
 from __future__ import annotations
 
-import base64
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +25,6 @@ class RpcError(Exception):
 class RpcUnreachable(RpcError):
     """CometBFT did not answer (not started yet, restarting, stopped, or too slow): it
     refused nothing, and the same request may be sent again."""
-
-
-@dataclass(frozen=True)
-class CheckTxAnswer:
-    """CheckTx's verdict on a transaction handed to the mempool: code 0 admitted it;
-    otherwise `error` is clearing's error type and `log` its message."""
-
-    code: int
-    error: str
-    log: str
 
 
 RPC_URL = "http://cometbft"
@@ -102,12 +89,3 @@ class CometRpc:
             return SignedHeader(parse_header(signed["header"]), parse_commit(signed["commit"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise RpcError("commit", f"not a signed header: {exc}") from exc
-
-    async def broadcast_tx(self, tx: bytes) -> CheckTxAnswer:
-        """Hands `tx` to the mempool and returns CheckTx's verdict."""
-        answer = await self.call("broadcast_tx_sync", tx=base64.b64encode(tx).decode())
-        return CheckTxAnswer(
-            int(answer["code"]),
-            bytes.fromhex(answer.get("data") or "").decode(errors="replace"),
-            answer.get("log", ""),
-        )

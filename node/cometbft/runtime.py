@@ -1,12 +1,13 @@
 """A node whose network's engine is CometBFT: one nursery owning the ABCI server, the
 `cometbft` process, the HTTP API, the p2p host of the services and the services.
 
-CometBFT orders the blocks and gossips transactions and votes; the clearing app,
-the store, the API and the services are the node's own, as on our engine. The
-services keep their libp2p topics (oracle observations, bridge attestations, report
-shares): they gossip among validators what enters blocks as attested transactions,
-which CometBFT's vote extensions would carry only at a cost to every block's latency
-(docs/architecture.md). The CometBFT home is written from the node's keys, genesis
+CometBFT orders the blocks and gossips proposals and votes; the clearing app, the
+mempool and its `tx` topic (node/startup/tx_gossip.py), the store, the API and the
+services are the node's own, as on our engine. The services keep their libp2p topics
+(oracle observations, bridge attestations, report shares): they gossip among
+validators what enters blocks as attested transactions, which CometBFT's vote
+extensions would carry only at a cost to every block's latency (docs/architecture.md).
+The CometBFT home is written from the node's keys, genesis
 and `[cometbft]` config at every start; its data directory (blocks, state, signing
 state) is CometBFT's, and a restart replays into the app what it lacks (ABCI's
 handshake), so the two stores always agree. What it shares with a node on our engine
@@ -26,8 +27,8 @@ from clearing.limits import MAX_BLOCK_BYTES, MAX_BLOCK_TXS
 from consensus.state_machine import TimeoutConfig
 from consensus.types import compute_max_proposal_bytes
 from lightclient.anchor import COMETBFT, get_consensus_chain_id
+from node.api.node_interface import LocalNode
 from node.block_store import SqliteBlockStore
-from node.clock import wall_clock_ms
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.bodies import fetch_bodies
 from node.cometbft.catchup import EngineRestart, restart_when_behind
@@ -47,7 +48,6 @@ from node.cometbft.light_rpc import (
     serve_light_rpc,
     serve_light_sockets,
 )
-from node.cometbft.node_interface import CometNode
 from node.cometbft.process import (
     CometBFTExited,
     DialFailure,
@@ -63,16 +63,25 @@ from node.committed import from_comet_record
 from node.config import CometBFTConfig, NodeConfig, get_timeouts
 from node.keys import NODE_KEY, load_key
 from node.liveness import CommitWatch, get_stall_limit_ms
+from node.metrics import NodeMetrics
 from node.p2p import P2PNode
 from node.p2p.blocksync import get_stored_block, serve_blocks
 from node.p2p.genesis import OtherGenesisPeer
 from node.p2p.peer_links import PeerLinks
+from node.p2p.topics import TX, get_topic
 from node.p2p.txfetch import serve_txs
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
+from node.startup.tx_gossip import (
+    add_to_mempool,
+    admit_tx,
+    build_tx_pool,
+    receive_txs,
+    regossip,
+)
 from node.statesync.backfill import backfill_below_snapshot
 from node.statesync.fetch import StateSyncTimedOut, get_start_trust
-from node.txcheck import make_clearing_check
+from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
 RPC_POLL_S = 0.2
@@ -100,12 +109,17 @@ async def run_cometbft_node(
         )
         if state_syncs:
             get_start_trust(config, node.genesis)
-        check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
         commits = CommitWatch(
             get_stall_limit_ms(timeouts), node.store.latest_height(), lambda: False
         )
-        pending: dict[bytes, bytes] = {}
-        async with CometRpc(comet.home / RPC_SOCKET) as rpc, open_host(node, ()) as (p2p, nursery):
+        pool = build_tx_pool(node)
+        restored = pool.restore()
+        topics = [get_topic(TX)]
+        async with (
+            CometRpc(comet.home / RPC_SOCKET) as rpc,
+            open_host(node, topics) as (p2p, nursery),
+        ):
+            await nursery.start(pool.run)
             for peer in comet.persistent_peers:
                 node_id, _, address = peer.partition("@")
                 p2p.peer_links.add(COMETBFT, node_id, address)
@@ -119,30 +133,32 @@ async def run_cometbft_node(
             if trusted is not None:  # CometBFT's light client reads the peers through these
                 sockets = tuple(comet.home / name for name in LIGHT_SOCKETS)
                 await nursery.start(serve_light_sockets, p2p, sockets)
-            api_node = CometNode(
-                config.chain_id, config.moniker, lambda: node.app.state, check, pending, rpc,
-                node.store, config.mempool.max_tx_bytes, commits, node.metrics,
+            publish_tx = functools.partial(p2p.publish, TX)
+            api_node = LocalNode(
+                config.chain_id, config.moniker, pool.mempool, lambda: node.app.state,
+                node.store, publish_tx, metrics=node.metrics, pool=pool, commits=commits,
             )  # fmt: skip
-            ctx = await start_node(nursery, node, p2p, api_node, commits, api_node.hand_over)
+            admit = functools.partial(admit_tx, pool, publish_tx)
+            ctx = await start_node(nursery, node, p2p, api_node, commits, admit)
             keeper = SignedHeaderKeeper(rpc, node.store)
             ctx.on_commit(lambda block, root: keeper.on_commit())
-            save = functools.partial(save_decided, node.blocks, ctx)
+            save = functools.partial(save_decided, node.blocks, pool, ctx)
             # CometBFT's peer filter reads the set `start_node`'s AllowedPeers keeps on the
             # p2p host (the validators in force, their rotation grace, the observers).
             snapshots = AppSnapshots(node.app, node.store, chain, node.served_snapshots)
             abci = ClearingAbci(
-                node.app, node.genesis_hash, check, save, pending,
+                node.app, node.genesis_hash, pool.mempool, save,
+                empty_block_wait_ms=timeouts.empty_block_wait_ms,
                 allowed_peers=lambda: p2p.allowed_peers, retain_height=node.store.first_height,
                 snapshots=snapshots, store=node.store,
                 fetch_bodies=functools.partial(fetch_bodies, p2p),
             )  # fmt: skip
+            pool.on_added = abci.notice_txs
             serve_txs(p2p, abci.bodies.get)  # peers ask by hash what they lack
             max_request = 2 * compute_max_proposal_bytes(MAX_BLOCK_BYTES, MAX_BLOCK_TXS)
             refuse = functools.partial(refuse_other_network, p2p)
             dial_failed = functools.partial(record_dial_failure, p2p.peer_links)
-            restart = EngineRestart(
-                functools.partial(take_up_restart, abci, api_node, rpc, nursery)
-            )
+            restart = EngineRestart(functools.partial(take_up_restart, abci, node.metrics))
             await nursery.start(
                 run_engine, binary, comet.home, abci.handle, max_request, refuse,
                 lambda: abci.halted, dial_failed, abci.gather, restart,
@@ -155,7 +171,9 @@ async def run_cometbft_node(
             if trusted is not None:
                 timeout_s = config.state_sync.timeout_s
                 nursery.start_soon(watch_state_sync, snapshots.restored, committed, timeout_s)
-            nursery.start_soon(resubmit_when_up, api_node, rpc)
+            nursery.start_soon(receive_txs, p2p, add_to_mempool(pool))
+            if restored:
+                nursery.start_soon(regossip, p2p, pool, restored)
             if config.state_sync.backfill:
                 synced = committed if trusted is not None else None
                 nursery.start_soon(backfill_once_synced, p2p, node, synced)
@@ -319,8 +337,6 @@ def write_comet_home(
         listeners=get_listeners(config, comet),
         persistent_peers=comet.persistent_peers,
         timeouts=timeouts,
-        mempool_max_txs=config.mempool.max_txs,
-        mempool_max_bytes=config.mempool.max_bytes,
         state_sync=state_sync,
     )
 
@@ -335,33 +351,20 @@ def get_listeners(config: NodeConfig, comet: CometBFTConfig) -> Listeners:
     )
 
 
-def save_decided(blocks: SqliteBlockStore, ctx: NodeContext, decided: DecidedBlock) -> None:
-    """The app's `commit`: the record of the block it applied, saved, then announced."""
+def save_decided(
+    blocks: SqliteBlockStore, pool: TxPool, ctx: NodeContext, decided: DecidedBlock
+) -> None:
+    """The app's `commit`: the record of the block it applied, saved, its transactions out
+    of the mempool and the rest rechecked, then announced."""
     record, root = decided.record, decided.result.state_root
     blocks.save(record.height, record.encode(), b"", root, record.txs)
+    pool.update(record.txs)
     ctx.notify_commit(from_comet_record(record), root)
 
 
-def take_up_restart(
-    abci: ClearingAbci, node: CometNode, rpc: CometRpc, nursery: trio.Nursery
-) -> None:
-    """Between a CometBFT stopped for a restart and the next: the app forgets the old
-    one's mempool, and what this node accepted goes to the new one once it answers."""
+def take_up_restart(abci: ClearingAbci, metrics: NodeMetrics | None) -> None:
+    """Between a CometBFT stopped for a restart and the next (the node's mempool, its
+    own, stays as it is)."""
     abci.take_up_new_engine()
-    if node.metrics is not None:
-        node.metrics.engine_restarts.inc()
-    nursery.start_soon(resubmit_when_up, node, rpc)
-
-
-async def resubmit_when_up(node: CometNode, rpc: CometRpc) -> None:
-    """The recorded transactions back into CometBFT's mempool once its RPC answers (again,
-    if it stopped answering before each was handed over)."""
-    while True:
-        try:
-            await rpc.get_height()
-        except RpcError:
-            await trio.sleep(RPC_POLL_S)
-            continue
-        if await node.resubmit_pending():
-            return
-        await trio.sleep(RPC_POLL_S)
+    if metrics is not None:
+        metrics.engine_restarts.inc()

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
 
 import trio
 
 from clearing.validator_set import get_validator_name, has_power
-from consensus.compact import compute_tx_hash
 from consensus.engine_config import ChainStart
 from consensus.signer import Signer
 from consensus.state_machine import TimeoutConfig
@@ -24,26 +22,23 @@ from lightclient.anchor import OUR_ENGINE, get_consensus_chain_id
 from lightclient.crypto import PrivateKey
 from node.api.counters import LATE_PROPOSALS, PROPOSALS_DATED_BY_OTHERS, CountersCollector
 from node.api.node_interface import LocalNode
-from node.clock import wall_clock_ms
 from node.committed import CommittedBlock, from_block
 from node.config import NodeConfig, get_timeouts
 from node.engine.consensus_loop import run_consensus
 from node.engine.driver import Driver, DriverConfig
 from node.engine.wal_compaction import compact_wal
 from node.liveness import CommitWatch, get_stall_limit_ms
-from node.mempool import Mempool, MempoolError
 from node.p2p import P2PNode
 from node.p2p.blocksync import get_stored_block
 from node.p2p.topics import CONSENSUS, TX, get_topics, open_publisher
 from node.services import NodeContext
 from node.startup import NodeParts, open_host, open_node, start_node
+from node.startup.tx_gossip import add_to_mempool, admit_tx, build_tx_pool, regossip
 from node.statesync.backfill import OUR_BLOCKS, backfill_below_snapshot
 from node.statesync.fetch import sync_state
 from node.statesync.serve import SnapshotServer, serve_snapshots
 from node.storage import NodeStore
-from node.txcheck import make_clearing_check
 from node.txpool import TxPool
-from node.worktime import TX_CHECK, TX_RECHECK
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +52,7 @@ async def run_node(
     with open_node(config, None if synced is None else synced.state) as node:
         wal = open_wal(config, node.store)
         signer = get_validator_signer(node, wal)
-        pool = build_tx_pool(config, node)
+        pool = build_tx_pool(node)
         restored = pool.restore()
         async with open_host(node, get_topics()) as (p2p, nursery):
             await nursery.start(pool.run)
@@ -122,20 +117,6 @@ def get_validator_signer(node: NodeParts, wal: Wal) -> Signer | None:
     return Signer(key, get_consensus_chain_id(state.chain_id, node.genesis_hash), wal)
 
 
-def build_tx_pool(config: NodeConfig, node: NodeParts) -> TxPool:
-    """The mempool with its durable record; `TxPool.restore` then admits the recorded ones
-    again."""
-    check = make_clearing_check(lambda: node.app.state, wall_clock_ms)
-    mempool = Mempool(
-        node.work.timed(TX_CHECK, check),
-        recheck=node.work.timed(TX_RECHECK, check),
-        max_txs=config.mempool.max_txs,
-        max_bytes=config.mempool.max_bytes,
-        max_tx_bytes=config.mempool.max_tx_bytes,
-    )
-    return TxPool(mempool, node.store)
-
-
 def build_driver(
     node: NodeParts,
     pool: TxPool,
@@ -195,30 +176,3 @@ def compact_at_snapshot(wal: Wal, config: NodeConfig, block: CommittedBlock, roo
     """Compacts the WAL at every snapshot height."""
     if block.height % config.storage.snapshot_interval == 0:
         compact_wal(wal, block.height + 1)
-
-
-async def admit_tx(
-    pool: TxPool, publish_tx: Callable[[bytes], Awaitable[None]], raw: bytes
-) -> None:
-    """A service's transaction into the mempool (recorded on disk), then gossiped."""
-    await pool.add(raw)
-    await publish_tx(raw)
-
-
-def add_to_mempool(pool: TxPool) -> Callable[[bytes], None]:
-    def add(tx: bytes) -> None:
-        try:
-            pool.add_nowait(tx)
-        except MempoolError as exc:
-            log.debug("gossiped tx refused: %s", exc)
-
-    return add
-
-
-async def regossip(p2p: P2PNode, pool: TxPool, txs: list[bytes]) -> None:
-    """Gossips the transactions restored at start-up once a peer hears the topic: this node
-    may have died before its gossip of them left."""
-    await p2p.wait_for_mesh(TX, 1)
-    for tx in txs:
-        if compute_tx_hash(tx) in pool.mempool:
-            await p2p.publish(TX, tx)

@@ -54,8 +54,8 @@ class NodeContext:
     """This node's consensus key when it has one (a validator, or one governance may
     add: services check the set in force before using it), else None."""
     admit_tx: Callable[[bytes], Awaitable[None]]
-    """Hands a transaction to the engine's mempool (ours: recorded on disk and gossiped;
-    CometBFT's: its CheckTx and gossip); raises MempoolError if refused."""
+    """Hands a transaction to the node's mempool (recorded on disk, then gossiped on the
+    `tx` topic: node/startup/tx_gossip.py); raises MempoolError if refused."""
     commit_listeners: list[CommitListener] = field(default_factory=list)
 
     @property

@@ -219,7 +219,7 @@ async def start_node(
 ) -> NodeContext:
     """Serves the API over `api_node` and starts the services in `nursery`, in order,
     before the engine runs; returns the node context, which the engine tells of each
-    block it commits. `admit_tx` hands a service's transaction to the engine's mempool."""
+    block it commits. `admit_tx` hands a service's transaction to the node's mempool."""
     config, validator_key = node.config, node.validator_key
     api = await nursery.start(serve_api_of, config, api_node, node.metrics, node.store)
     key = None if validator_key is None else validator_key.ed25519()

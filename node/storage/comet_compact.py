@@ -19,7 +19,7 @@ which the items, and so the data hash, follow.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from consensus.compact import TxLookup, compute_tx_hash, resolve_tx_ids
 from lightclient.crypto import HASH_BYTES
@@ -39,10 +39,10 @@ def read_ref(item: bytes) -> bytes | None:
     return None
 
 
-def compact_txs(txs: Sequence[bytes], held: Collection[bytes]) -> list[bytes]:
-    """`txs` as a block's items: a reference for each transaction whose hash is `held`
+def compact_txs(txs: Sequence[bytes], is_held: Callable[[bytes], bool]) -> list[bytes]:
+    """`txs` as a block's items: a reference for each transaction whose hash `is_held`
     (what the mempool admitted, hence gossiped to the other validators)."""
-    return [make_ref(tx) if compute_tx_hash(tx) in held else tx for tx in txs]
+    return [make_ref(tx) if is_held(compute_tx_hash(tx)) else tx for tx in txs]
 
 
 def resolve_items(items: Sequence[bytes], lookup: TxLookup) -> list[bytes]:

@@ -188,7 +188,7 @@ def make_cometbft_homes(base: Path, filter_peers: bool = True) -> list[Home]:
         config.parent.mkdir(parents=True)
         listeners = Listeners("127.0.0.1", 26666)
         timeouts = ENGINE_TIMEOUTS[COMETBFT]
-        text = build_config_toml(home.name, home.cometbft_home, listeners, (), timeouts, 10, 10)
+        text = build_config_toml(home.name, home.cometbft_home, listeners, (), timeouts)
         config.write_text(text if filter_peers else text.replace("filter_peers = true\n", ""))
         homes.append(home)
     return homes

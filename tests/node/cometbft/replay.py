@@ -25,6 +25,7 @@ from lightclient.header import ZERO_HASH, BlockHeader
 from node.clearing_app import ClearingApp
 from node.cometbft.abci import ClearingAbci, DecidedBlock
 from node.cometbft.committed_block import compute_data_hash
+from node.mempool import Mempool
 from node.storage import StoredBlock
 from node.storage.comet_block import CometBlockRecord, SignedHeader
 from node.txcheck import make_clearing_check
@@ -134,8 +135,8 @@ def replay_our_blocks(home: Path) -> Replayed:
     genesis, raw = load_genesis(home)
     app = ClearingApp(genesis)
     committed: list[DecidedBlock] = []
-    check = make_clearing_check(lambda: app.state)
-    path = ClearingAbci(app, compute_genesis_hash(raw), check, committed.append,
+    mempool = Mempool(make_clearing_check(lambda: app.state))
+    path = ClearingAbci(app, compute_genesis_hash(raw), mempool, committed.append,
                         allowed_peers=lambda: None)  # fmt: skip
     replayed = Replayed()
     for stored in read_stored_blocks(home / "data" / "node.sqlite3"):

@@ -27,7 +27,6 @@ from node.cometbft.abci import (
     CODE_NOT_ALLOWED,
     CODE_OK,
     CODE_REFUSED,
-    CODE_UNDECODABLE,
     CODESPACE,
     ClearingAbci,
     DecidedBlock,
@@ -42,6 +41,7 @@ from node.committed import decode_stored_block
 from node.config import load_config
 from node.genesis_file import load_genesis
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id, get_node_id
+from node.mempool import Mempool
 from node.p2p.allowed_peers import get_allowed_peers
 from node.storage import NodeStore, StoredBlock
 from node.storage.comet_block import CometBlockRecord
@@ -55,8 +55,6 @@ from tests.node.test_app import blocks, make_block
 from tests.node.test_network_peers import genesis_naming_peers
 
 GENESIS_BYTES = json.dumps(genesis_doc()).encode()
-UNDECODABLE_LOG = "cannot decode transaction: not msgpack: Unpack failed: incomplete input"
-"""CheckTx's `log` for bytes that are no msgpack: what broadcast_tx_sync hands back."""
 
 
 def make_abci(
@@ -69,10 +67,10 @@ def make_abci(
     `more`: ClearingAbci's other keywords."""
     committed: list[DecidedBlock] = []
     app = ClearingApp(parse_genesis(json.loads(GENESIS_BYTES)))
-    check = make_clearing_check(lambda: app.state)
+    mempool = Mempool(make_clearing_check(lambda: app.state))
     genesis_hash = compute_genesis_hash(GENESIS_BYTES)
     abci_app = ClearingAbci(
-        app, genesis_hash, check, committed.append,
+        app, genesis_hash, mempool, committed.append,
         allowed_peers=allowed_peers, retain_height=retain_height, **more,
     )  # fmt: skip
     return abci_app, committed
@@ -123,28 +121,13 @@ def test_init_chain_answers_the_genesis_root_and_refuses_another_network() -> No
         assert refused.value.what == what
 
 
-def test_check_tx_refuses_with_the_error_type_and_changes_nothing() -> None:
+def test_check_tx_is_refused_and_changes_nothing() -> None:
+    """CometBFT runs without a mempool, so never asks; were it to, nothing is admitted."""
     app, _ = make_abci()
-    box = new_sandbox()
-    root = app.app.last_root
-    garbage = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=b"\x93\x01"))).check_tx
-    assert (garbage.code, garbage.data, garbage.codespace, garbage.log) == (
-        CODE_UNDECODABLE,
-        b"DecodeError",
-        "clearnode",
-        UNDECODABLE_LOG,
-    )
-    credit = box.credit(derive_member_key("alice").address, USDC, 1_000, signers=1)
-    short = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(credit)))).check_tx
-    assert (short.code, short.data, short.log) == (
-        CODE_REFUSED,
-        b"QuorumNotReached",
-        "QuorumNotReached(signed_power=10, total_power=40)",  # the numbers a venue reads
-    ), short
-    ok = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=encode_tx(box.credit(
-        derive_member_key("alice").address, USDC, 1_000))))).check_tx  # fmt: skip
-    assert ok.code == 0
-    assert app.app.last_root == root and app.app.height == 0
+    tx = encode_tx(new_sandbox().credit(derive_member_key("alice").address, USDC, 1_000))
+    answer = app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=tx))).check_tx
+    assert (answer.code, answer.codespace) == (CODE_REFUSED, CODESPACE)
+    assert len(app.mempool) == 0 and app.app.height == 0
 
 
 def test_finalize_block_results_and_commit_hand_over_the_block() -> None:
@@ -212,10 +195,6 @@ def test_a_proposal_fits_cometbft_budget_and_a_bad_one_is_rejected() -> None:
     )
 
 
-def check_tx(app: ClearingAbci, tx: bytes) -> int:
-    return int(app.handle(abci.Request(check_tx=abci.RequestCheckTx(tx=tx))).check_tx.code)
-
-
 def process(app: ClearingAbci, height: int, items: Sequence[bytes]) -> bool:
     request = abci.RequestProcessProposal(height=height, txs=items, hash=bytes(32))
     status = app.handle(abci.Request(process_proposal=request)).process_proposal.status
@@ -232,33 +211,66 @@ def test_a_proposal_names_what_the_mempools_hold_and_validators_resolve_it(
     )
     proposer, _ = make_abci()
     proposer.app.add_proposal_source(lambda height, time_ms: [attested])
-    assert check_tx(proposer, admitted) == CODE_OK
-    prepare = abci.RequestPrepareProposal(height=1, txs=[admitted], max_tx_bytes=1 << 20)
+    proposer.mempool.add(admitted)
+    prepare = abci.RequestPrepareProposal(height=1, max_tx_bytes=1 << 20)  # CometBFT's: none
     items = list(proposer.handle(abci.Request(prepare_proposal=prepare)).prepare_proposal.txs)
     assert items == [attested, make_ref(admitted)]  # a source's transaction in full
     with NodeStore(tmp_path / "node.sqlite3") as store:
         validator, committed = make_abci(store=store)
         assert not process(validator, 1, items)  # the gossip has not brought it (no gather)
-        assert check_tx(validator, admitted) == CODE_OK
+        validator.mempool.add(admitted)
         assert process(validator, 1, items)
-        assert BlockBodies({}, store).get(compute_tx_hash(admitted)) == admitted  # kept: voted
+        assert BlockBodies({}.get, store).get(compute_tx_hash(admitted)) == admitted  # voted
         answer = finalize(validator, 1, items)
         assert [r.code for r in answer.tx_results] == [CODE_OK, CODE_OK]
         validator.handle(abci.Request(commit=abci.RequestCommit()))
     (decided,) = committed
     assert decided.record.txs == (attested, admitted) and decided.record.ref_indices == (1,)
     assert compute_data_hash(decided.record.get_items()) == compute_data_hash(items)
-    assert validator.pending == {} and validator.bodies.accepted == {}
-    # CometBFT's mempool still holds the body (the block named it by reference): the
-    # recheck after the block refuses it, which removes it there, and admission later
-    recheck = abci.RequestCheckTx(tx=admitted, type=abci.CheckTxType.RECHECK)
-    refused = validator.handle(abci.Request(check_tx=recheck)).check_tx
-    assert (refused.code, refused.data, refused.log) == (
-        CODE_REFUSED, b"AlreadyCommitted", "AlreadyCommitted(height=1)",
-    )  # fmt: skip
-    finalize(validator, 2, [])
-    refused = validator.handle(abci.Request(check_tx=recheck)).check_tx
-    assert (refused.code, refused.data) == (CODE_REFUSED, b"DuplicateCredit")
+    assert validator.bodies.accepted == {}
+
+
+async def test_a_proposer_waits_for_a_transaction_unless_the_last_block_moved_the_root(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """As CometBFT's own wait for its mempool (create_empty_blocks_interval) would: an idle
+    network makes an empty block once per the wait after a commit, the block after one
+    that moved the state root (its proof) at once, and so does a later round's proposer."""
+    app, _ = make_abci(empty_block_wait_ms=1_000)
+    prepare = abci.Request(prepare_proposal=abci.RequestPrepareProposal(height=1))
+    box = new_sandbox()
+    tx, later = (
+        encode_tx(box.credit(derive_member_key(name).address, USDC, 1_000))
+        for name in ("alice", "bob")
+    )
+
+    async def commit(height: int, txs: list[bytes]) -> None:
+        finalize(app, height, txs)
+        request = abci.Request(commit=abci.RequestCommit())
+        await app.gather(request)
+        app.handle(request)
+
+    async def waited_s() -> float:
+        start = trio.current_time()
+        await app.gather(prepare)
+        return trio.current_time() - start
+
+    assert await waited_s() == 0  # a node just started: nothing says its root is proved
+    await commit(1, [tx])
+    assert await waited_s() == 0  # block 1 moved the root
+    await commit(2, [])
+    await trio.sleep(0.25)
+    assert await waited_s() == 0.75  # idle: the wait, from the commit
+    assert await waited_s() == 0  # the next round's proposer: past the wait
+    await commit(3, [])
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(app.gather, prepare)
+        await trio.sleep(0.25)
+        app.mempool.add(later)
+        app.notice_txs()
+        start = trio.current_time()
+    assert trio.current_time() == start  # it proposes as the transaction comes
+    assert await waited_s() == 0  # and at once while one waits
 
 
 async def test_a_block_naming_bodies_this_node_lacks_waits_for_the_peers_to_give_them(
@@ -269,7 +281,7 @@ async def test_a_block_naming_bodies_this_node_lacks_waits_for_the_peers_to_give
     asked: list[tuple[int, list[bytes]]] = []
 
     async def fetch(
-        height: int, wanted: Sequence[bytes], committed: bool
+        height: int, wanted: Sequence[bytes], committed: bool, proposer: str | None = None
     ) -> dict[int, list[bytes]]:
         asked.append((height, list(wanted)))
         return {height: [tx]} if len(asked) > 1 else {}
@@ -281,8 +293,22 @@ async def test_a_block_naming_bodies_this_node_lacks_waits_for_the_peers_to_give
     await app.gather(request)
     assert asked == [(1, [compute_tx_hash(tx)])] * 2
     assert [r.code for r in app.handle(request).finalize_block.tx_results] == [CODE_OK]
-    await app.gather(abci.Request(check_tx=abci.RequestCheckTx(tx=tx)))  # nothing to seek
+    await app.gather(abci.Request(commit=abci.RequestCommit()))  # nothing to seek
     assert len(asked) == 2
+
+
+def test_bodies_are_asked_of_the_proposer_s_node_first() -> None:
+    """A block's proposer holds what it named: the validator's peer id the genesis gives."""
+    doc = genesis_naming_peers()
+    app = ClearingApp(parse_genesis(doc))
+    abci_app = ClearingAbci(
+        app, compute_genesis_hash(json.dumps(doc).encode()),
+        Mempool(make_clearing_check(lambda: app.state)), lambda block: None,
+        allowed_peers=lambda: None,
+    )  # fmt: skip
+    for validator in app.genesis.validators:
+        assert abci_app.get_peer_of(get_address(validator.pubkey)) == validator.peer_id != ""
+    assert abci_app.get_peer_of(bytes(20)) is None
 
 
 def test_a_committed_block_is_stored_and_read_back_as_applied() -> None:

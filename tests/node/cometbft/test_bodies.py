@@ -25,14 +25,14 @@ HASHES = [compute_tx_hash(tx) for tx in TXS]
 
 def test_an_accepted_proposal_s_bodies_outlive_a_restart_until_its_block(tmp_path: Path) -> None:
     with NodeStore(tmp_path / "node.sqlite3") as store:
-        BlockBodies({}, store).accept(7, TXS[:2])
+        BlockBodies({}.get, store).accept(7, TXS[:2])
     with NodeStore(tmp_path / "node.sqlite3") as store:
-        restarted = BlockBodies({}, store)
+        restarted = BlockBodies({}.get, store)
         assert [restarted.get(h) for h in HASHES[:3]] == [*TXS[:2], None]
         for height in range(1, 8):
             store.save_block(height, b"block", b"", bytes(32))
         store.save_proposal_txs(9, b"\xc1")  # the node's own file, damaged: read as empty
-        assert BlockBodies({}, store).accepted == {9: {}}
+        assert BlockBodies({}.get, store).accepted == {9: {}}
 
 
 async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by_hash() -> None:
@@ -40,7 +40,7 @@ async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by
     fifth = CometBlockRecord(5, 2_000, bytes(32), bytes(20), (TXS[4],), (), (0,))
     stored = {r.height: SyncedBlock(r.height, r.encode(), b"") for r in (fourth, fifth)}
     async with line("a", "b") as (a, b):
-        serve_txs(b, BlockBodies({HASHES[0]: TXS[0]}).get)
+        serve_txs(b, BlockBodies({HASHES[0]: TXS[0]}.get).get)
         serve_blocks(b, stored.get, lambda: 5)
         found = await fetch_bodies(a, 4, [HASHES[0], HASHES[2], HASHES[1]], True)
         # block 5 came with block 4, in the one answer; HASHES[1]: nobody's
@@ -56,7 +56,7 @@ async def test_gossip_is_waited_for_before_the_peers_are_asked(
     asked: list[Sequence[bytes]] = []
 
     async def fetch(
-        height: int, wanted: Sequence[bytes], committed: bool
+        height: int, wanted: Sequence[bytes], committed: bool, proposer: str | None = None
     ) -> dict[int, list[bytes]]:
         asked.append(wanted)
         return {}
@@ -67,7 +67,7 @@ async def test_gossip_is_waited_for_before_the_peers_are_asked(
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(gossip)
-        await gather_bodies(BlockBodies(pending), 1, HASHES[:1], fetch, False)
+        await gather_bodies(BlockBodies(pending.get), 1, HASHES[:1], fetch, False)
     assert asked == [] and trio.current_time() < bodies_module.GOSSIP_WAIT_S
 
 
@@ -77,12 +77,12 @@ async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
     asked: list[tuple[float, bool]] = []
 
     async def fetch(
-        height: int, wanted: Sequence[bytes], committed: bool
+        height: int, wanted: Sequence[bytes], committed: bool, proposer: str | None = None
     ) -> dict[int, list[bytes]]:
         asked.append((trio.current_time(), committed))
         return {height: list(TXS[:2]), height + 1: TXS[2:3]} if len(asked) == 6 else {}
 
-    held = BlockBodies({})
+    held = BlockBodies({}.get)
     start = trio.current_time()
     await gather_bodies(held, 1, HASHES[:2], fetch, False)
     assert 1.9 < trio.current_time() - start < 2.1 and held.get(HASHES[0]) is None

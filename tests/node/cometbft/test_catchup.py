@@ -4,7 +4,6 @@ two CometBFTs, and a real restart beside a running app, which commits on without
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clearing.genesis import compute_genesis_hash, parse_genesis
+from clearing.tx_kind import Admission
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from node.clearing_app import ClearingApp
 from node.clock import wall_clock_ms
@@ -33,6 +33,7 @@ from node.cometbft.process import StoppedMidBlock, find_binary
 from node.cometbft.rpc import CometRpc, RpcUnreachable
 from node.cometbft.runtime import run_engine, take_up_restart
 from node.keys import get_node_id
+from node.mempool import Mempool
 from node.metrics import NodeMetrics
 from node.storage.comet_block import CometBlockRecord
 from node.txcheck import make_clearing_check
@@ -127,50 +128,27 @@ async def test_the_watch_restarts_once_per_pause_and_an_unanswered_poll_starts_o
 
 
 def make_abci_holding_a_transaction() -> ClearingAbci:
-    """The app of a one-validator chain whose view of CometBFT's mempool holds one."""
+    """The app of a one-validator chain whose node's mempool holds one."""
     app = ClearingApp(parse_genesis(one_validator_doc()))
+    mempool = Mempool(lambda tx: Admission(b"member", 0))
+    mempool.add(b"tx")
     return ClearingAbci(
-        app, b"\0" * 32, make_clearing_check(lambda: app.state, wall_clock_ms),
-        lambda block: None, {b"h": b"tx"}, allowed_peers=lambda: None,
+        app, b"\0" * 32, mempool, lambda block: None, allowed_peers=lambda: None
     )  # fmt: skip
 
 
-def test_a_new_engine_finds_the_app_s_mempool_empty_and_not_mid_block() -> None:
-    abci = make_abci_holding_a_transaction()
-    abci.take_up_new_engine()
-    assert abci.pending == {}
+def test_a_new_engine_is_refused_mid_block_and_a_restart_keeps_the_mempool() -> None:
+    """The node's mempool is its own: what it admitted waits for the new CometBFT's
+    proposals, which reap it, as it waited for the old one's."""
+    abci, metrics = make_abci_holding_a_transaction(), NodeMetrics()
+    take_up_restart(abci, metrics)
+    assert len(abci.mempool) == 1
+    assert "clearnode_cometbft_restarts_total 1.0" in metrics.render().decode()
     record = CometBlockRecord(7, wall_clock_ms(), b"\1" * 32, b"\2" * 20, ())
     abci.finalized = DecidedBlock(record, result=None)
     with pytest.raises(StoppedMidBlock) as raised:
-        abci.take_up_new_engine()
+        take_up_restart(abci, metrics)
     assert raised.value.height == 7 and "block 7" in str(raised.value)
-
-
-async def test_a_restart_is_counted_and_the_accepted_transactions_go_to_the_new_engine(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    abci = make_abci_holding_a_transaction()
-    handed: list[float] = []
-
-    async def resubmit_pending() -> bool:
-        handed.append(trio.current_time())
-        return True
-
-    class Starting:
-        """A CometBFT whose RPC answers from its third second on."""
-
-        async def get_height(self) -> int:
-            if trio.current_time() < 3:
-                raise RpcUnreachable("status", "ConnectError")
-            return 7
-
-    node = types.SimpleNamespace(metrics=NodeMetrics(), resubmit_pending=resubmit_pending)
-    async with trio.open_nursery() as nursery:
-        take_up_restart(abci, node, Starting(), nursery)  # type: ignore[arg-type]
-        assert abci.pending == {}
-    assert len(handed) == 1 and handed[0] >= 3
-    exposition = node.metrics.render().decode()
-    assert "clearnode_cometbft_restarts_total 1.0" in exposition
 
 
 @pytest.mark.multiprocess
@@ -196,9 +174,10 @@ async def test_a_full_node_s_cometbft_restarted_beside_its_app_commits_on_withou
 
     async def run(name: str, restart: EngineRestart | None) -> None:
         app = ClearingApp(genesis)
+        mempool = Mempool(make_clearing_check(lambda: app.state, wall_clock_ms))
         abci = ClearingAbci(
-            app, genesis_hash, make_clearing_check(lambda: app.state, wall_clock_ms),
-            decided[name].append, allowed_peers=lambda: None,
+            app, genesis_hash, mempool, decided[name].append, allowed_peers=lambda: None,
+            empty_block_wait_ms=FAST.empty_block_wait_ms,
         )  # fmt: skip
         restart_to = restart or EngineRestart()
         restart_to.prepare = abci.take_up_new_engine

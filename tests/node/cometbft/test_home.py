@@ -59,7 +59,7 @@ def read_consensus(timeouts: TimeoutConfig) -> dict[str, object]:
 
 def read_config(timeouts: TimeoutConfig) -> dict[str, object]:
     listeners = Listeners("0.0.0.0", 26666, 26670)
-    text = build_config_toml("v0", Path("/h"), listeners, (), timeouts, 10, 1 << 20)
+    text = build_config_toml("v0", Path("/h"), listeners, (), timeouts)
     return tomllib.loads(text)
 
 
@@ -75,7 +75,7 @@ def test_each_timeout_is_written_in_cometbfts_own_key() -> None:
         "timeout_precommit_delta": "70ms",
         "timeout_commit": "80ms",
     }
-    assert consensus["create_empty_blocks_interval"] == "900ms"
+    assert "create_empty_blocks_interval" not in written  # the app waits: below
 
 
 def test_the_nodes_consensus_table_is_what_cometbft_runs_and_the_stall_limit_counts(
@@ -91,7 +91,6 @@ def test_the_nodes_consensus_table_is_what_cometbft_runs_and_the_stall_limit_cou
     assert (consensus["timeout_propose"], consensus["timeout_prevote_delta"]) == ("1200ms", "250ms")
     assert consensus["timeout_prevote"] == f"{DEFAULTS.prevote_ms}ms" == "500ms"
     assert consensus["timeout_commit"] == "20ms"
-    assert consensus["create_empty_blocks_interval"] == "1000ms"
     rounds = (1200 + 500 + 500) + (1200 + 500 + 500 + 500 + 250 + 500)
     assert get_stall_limit_ms(timeouts) == 1000 + rounds + 20
     assert get_stall_limit_ms(DEFAULTS) == 8_520
@@ -124,7 +123,7 @@ def test_the_profiler_listens_on_loopback_only_when_the_operator_sets_its_port(
         config = load_config(tmp_path)
         assert config.cometbft is not None
         listeners = get_listeners(config, config.cometbft)
-        text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20)
+        text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS)
         found.append(tomllib.loads(text)["rpc"]["pprof_laddr"])
     assert found == ["", "127.0.0.1:6061"]
 
@@ -135,7 +134,7 @@ def test_state_sync_is_on_only_with_a_trusted_block_and_reads_the_peers_through_
     assert "statesync" not in read_config(DEFAULTS)  # CometBFT's default: off
     listeners = Listeners("0.0.0.0", 26666, 26670)
     trusted = TrustedBlock(1, bytes(range(32)))
-    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20, trusted)
+    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, trusted)
     assert tomllib.loads(text)["statesync"] == {
         "enable": True,
         # its light client's two RPC servers: relays to two different peers, no RPC port
@@ -165,7 +164,7 @@ def test_every_key_the_node_writes_is_one_the_pinned_cometbft_reads(tmp_path: Pa
     theirs = list_keys(tomllib.loads((tmp_path / "config" / "config.toml").read_text()))
     listeners = Listeners("0.0.0.0", 26666, 26670, pprof_port=6061)
     trusted = TrustedBlock(1, bytes(range(32)))
-    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, 10, 1 << 20, trusted)
+    text = build_config_toml("v0", Path("/h"), listeners, (), DEFAULTS, trusted)
     ours = list_keys(tomllib.loads(text))
     assert {"p2p.flush_throttle_timeout", "consensus.peer_gossip_sleep_duration"} <= ours
     assert ours - theirs == set()
@@ -175,6 +174,19 @@ def test_the_peer_links_flush_and_gossip_within_milliseconds() -> None:
     config: dict[str, Any] = read_config(DEFAULTS)
     assert config["p2p"]["flush_throttle_timeout"] == f"{FLUSH_THROTTLE_MS}ms" == "2ms"
     assert config["consensus"]["peer_gossip_sleep_duration"] == f"{PEER_GOSSIP_SLEEP_MS}ms"
+
+
+def test_cometbft_runs_no_mempool_and_enters_each_height_s_propose_step_at_once() -> None:
+    """The node's mempool holds the transactions (node/startup/tx_gossip.py); with none
+    of its own CometBFT cannot wait for one, so it proposes at once and the app's
+    PrepareProposal waits the node's `create_empty_blocks_interval_ms` (abci.py)."""
+    config: dict[str, Any] = read_config(DEFAULTS)
+    assert config["mempool"] == {"type": "nop"}
+    consensus = config["consensus"]
+    assert (consensus["create_empty_blocks"], consensus["create_empty_blocks_interval"]) == (
+        True,
+        "0s",
+    )
 
 
 def test_cometbft_keeps_no_per_height_copy_of_what_the_app_stores() -> None:

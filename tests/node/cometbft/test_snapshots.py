@@ -40,6 +40,7 @@ from node.cometbft.snapshots import (
     SnapshotMetadata,
     hash_chunk,
 )
+from node.mempool import Mempool
 from node.reports.anchor import get_set_changes, get_state_anchor
 from node.restore import restore_state
 from node.served_snapshots import ServedSnapshots
@@ -161,7 +162,7 @@ def make_node(snapshots: AppSnapshots) -> ClearingAbci:
     """The ABCI app over `snapshots`' app and store."""
     app = snapshots.app
     return ClearingAbci(
-        app, compute_genesis_hash(GENESIS_BYTES), make_clearing_check(lambda: app.state),
+        app, compute_genesis_hash(GENESIS_BYTES), Mempool(make_clearing_check(lambda: app.state)),
         lambda block: None, allowed_peers=lambda: None, snapshots=snapshots,
     )  # fmt: skip
 
