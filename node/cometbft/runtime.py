@@ -7,11 +7,10 @@ services are the node's own, as on our engine. The services keep their libp2p to
 (oracle observations, bridge attestations, report shares): they gossip among
 validators what enters blocks as attested transactions, which CometBFT's vote
 extensions would carry only at a cost to every block's latency (docs/architecture.md).
-The CometBFT home is written from the node's keys, genesis
-and `[cometbft]` config at every start; its data directory (blocks, state, signing
-state) is CometBFT's, and a restart replays into the app what it lacks (ABCI's
-handshake), so the two stores always agree. What it shares with a node on our engine
-is `node/startup/steps.py`'s.
+The CometBFT home is written from the node's keys, genesis and `[cometbft]` config at
+every start; its data directory (blocks, state, signing state) is CometBFT's, and a
+restart replays into the app what it lacks (ABCI's handshake), so the two stores always
+agree. What it shares with a node on our engine is in node/startup/.
 """
 
 from __future__ import annotations
@@ -84,7 +83,6 @@ from node.statesync.fetch import StateSyncTimedOut, get_start_trust
 from node.txpool import TxPool
 
 log = logging.getLogger(__name__)
-RPC_POLL_S = 0.2
 TRUST_RETRY_S = 2.0
 """Between two asks for the block state sync trusts, while no peer has given it."""
 PEER_LINKS_POLL_S = 2.0

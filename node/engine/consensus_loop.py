@@ -24,8 +24,9 @@ from node.engine.driver import GOSSIP_PEER, Driver
 from node.engine.repair_fetch import fetch_commit, fetch_proposal, serve_repairs
 from node.p2p import P2PNode
 from node.p2p.blocksync import SyncApplyError, SyncedBlock, serve_blocks, sync_to_tip
-from node.p2p.topics import CONSENSUS, TX
+from node.p2p.topics import CONSENSUS
 from node.p2p.txfetch import fetch_txs, serve_txs
+from node.startup.tx_gossip import receive_txs
 from records.codec import DecodeError
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ async def run_consensus(
     driver.fetch_commit = functools.partial(fetch_commit, p2p)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(feed_driver, p2p, driver, sync.observe_peer_height)
-        nursery.start_soon(receive_txs, p2p, driver, add_tx)
+        nursery.start_soon(receive_txs, p2p, functools.partial(admit_and_offer, driver, add_tx))
         log.info("catching up from height %d", driver.store.get_height())
         await catch_up(p2p, driver)
         log.info("starting consensus at height %d", driver.store.get_height() + 1)
@@ -72,12 +73,10 @@ async def run_consensus(
         task_status.started()
 
 
-async def receive_txs(p2p: P2PNode, driver: Driver, add_tx: Callable[[bytes], None]) -> None:
-    """Gossiped transactions into the mempool, and to a compact proposal waiting for them."""
-    async for delivery in p2p.messages(TX):
-        assert isinstance(delivery.value, bytes)
-        add_tx(delivery.value)
-        driver.offer_tx(delivery.value)
+def admit_and_offer(driver: Driver, add_tx: Callable[[bytes], None], tx: bytes) -> None:
+    """A gossiped transaction into the mempool, and to a compact proposal waiting for it."""
+    add_tx(tx)
+    driver.offer_tx(tx)
 
 
 class SyncLoop:
