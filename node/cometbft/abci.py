@@ -360,10 +360,12 @@ class ClearingAbci:
     def get_peer_of(self, address: bytes) -> str | None:
         """The libp2p peer id the genesis or governance gave the validator of CometBFT
         `address` (None: no such validator, or it named none)."""
-        for key, validator in self.app.state.validators.items():
-            if get_address(key) == address:
-                return validator.peer_id or None
-        return None
+        key = self.get_keys_by_address().get(address)
+        return None if key is None else self.app.state.validators[key].peer_id or None
+
+    def get_keys_by_address(self) -> dict[bytes, bytes]:
+        """The known validators' keys by their CometBFT address."""
+        return {get_address(key): key for key in self.app.state.validators}
 
     def answer_prepare_proposal(
         self, request: abci.RequestPrepareProposal
@@ -397,7 +399,7 @@ class ClearingAbci:
         """CometBFT's committed evidence as clearing's input (jailing), in block order;
         evidence against an address no known key has is skipped (CometBFT verified it
         against the set of its height, which the state holds)."""
-        keys = {get_address(key): key for key in self.app.state.validators}
+        keys = self.get_keys_by_address()
         found = []
         for item in misbehavior:
             key = keys.get(item.validator.address)
