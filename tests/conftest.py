@@ -72,3 +72,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     directory = config.stash.get(GROUPS_DIR, None)
     if directory is not None:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test that ran on process networks gets their nodes' last log lines in its
+    report (tests/node/node_logs.py)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        from tests.node.node_logs import get_networks_logs
+
+        logs = get_networks_logs(getattr(item, "funcargs", {}))
+        if logs is not None:
+            report.sections.append(("what the nodes logged", logs))

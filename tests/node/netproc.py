@@ -25,7 +25,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +55,7 @@ from node.keys import (
 )
 from node.liveness import get_stall_limit_ms
 from tests.node.netns import Hosts, in_namespace
+from tests.node.node_logs import print_last_logs
 from tests.node.wan import Mesh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -487,25 +488,6 @@ def running(network: N) -> Iterator[N]:
         raise
     finally:
         network.close()
-
-
-def print_last_logs(homes: Sequence[object], warnings: int = 8, commits: int = 2) -> None:
-    """Each node's last warnings and errors (libp2p's own aside) and last commits: a failed
-    network test's output is all CI keeps of what its nodes saw."""
-    for home in homes:
-        path = home.path if isinstance(home, NodeHome) else home
-        if not isinstance(path, Path) or not (path / "node.log").exists():
-            continue
-        lines = (path / "node.log").read_text(errors="replace").splitlines()
-        loud = [
-            line for line in lines
-            if ('"level":"warning"' in line or '"level":"error"' in line)
-            and '"logger":"libp2p.' not in line
-        ]  # fmt: skip
-        committed = [line for line in lines if "committed height" in line]
-        print(f"--- {path.name}: {len(lines)} log lines; the last warnings, then commits")
-        for line in [*loud[-warnings:], *committed[-commits:]]:
-            print(line[:400])
 
 
 def process_network(
