@@ -58,7 +58,7 @@ engine's own time goes beside the node's.
 
     python -m bench network [--engine both|clearnode|cometbft] [--validators 4]
         [--start 1000] [--step-seconds 8] [--bisect 2] [--max-p50-ms 300] [--batch 250]
-        [--profile-node FILE] [--profile-cometbft FILE]
+        [--profile-node FILE] [--profile-cometbft FILE] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -543,6 +544,23 @@ def add_ramp_arguments(parser: argparse.ArgumentParser, start: int, max_p50_ms: 
     parser.add_argument("--bisect", type=int, default=2, help="steps between pass and fail")
     parser.add_argument("--max-p50-ms", type=float, default=max_p50_ms, help="p50 bound")
     parser.add_argument("--batch", type=int, default=250, help="trades per gossiped batch")
+    parser.add_argument(
+        "--keep", type=Path, help="put each network's homes under this folder and leave them"
+    )
+
+
+@contextmanager
+def hold_homes(args: argparse.Namespace, name: str) -> Iterator[Path]:
+    """Where a ramp's network lives: a temporary folder, or `--keep`'s KEEP/name, left
+    after the run for reading its nodes' logs and consensus WALs (a folder already there
+    is refused, never emptied)."""
+    if args.keep is None:
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as base:
+            yield Path(base)
+        return
+    folder = args.keep / name
+    folder.mkdir(parents=True, exist_ok=False)
+    yield folder
 
 
 def run(argv: list[str]) -> dict[str, Any]:
@@ -556,6 +574,6 @@ def run(argv: list[str]) -> dict[str, Any]:
     engines = ENGINES if args.engine == "both" else (args.engine,)
     results = {}
     for engine in engines:
-        with tempfile.TemporaryDirectory(prefix=f"bench-network-{engine}-") as base:
-            results[engine] = trio.run(measure, args, Path(base), engine)
+        with hold_homes(args, f"network-{engine}") as base:
+            results[engine] = trio.run(measure, args, base, engine)
     return results if len(results) > 1 else results[engines[0]]

@@ -14,20 +14,18 @@ load (`idle_heights_per_s`) and the bytes sent per committed byte.
 
     python -m bench wan [--engine both|clearnode|cometbft] [--validators 4]
         [--max-p50-ms 1000] [--jitter-ms 5] [--loss 0.005] [--start 500]
-        [--step-seconds 8] [--bisect 2] [--batch 250] [--no-loopback]
+        [--step-seconds 8] [--bisect 2] [--batch 250] [--no-loopback] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import trio
 
-from bench.network import add_ramp_arguments, measure
+from bench.network import add_ramp_arguments, hold_homes, measure
 from clearing.genesis import ENGINES
 from tests.node.wan import Mesh, get_region_link
 
@@ -59,5 +57,5 @@ def run(argv: list[str]) -> dict[str, Any]:
 
 def run_one(args: argparse.Namespace, engine: str, mesh: Mesh | None) -> dict[str, Any]:
     where = "wan" if mesh else "loopback"
-    with tempfile.TemporaryDirectory(prefix=f"bench-wan-{engine}-{where}-") as base:
-        return trio.run(measure, args, Path(base), engine, mesh)
+    with hold_homes(args, f"wan-{engine}-{where}") as base:
+        return trio.run(measure, args, base, engine, mesh)
