@@ -55,13 +55,29 @@ def post(home: NodeHome, tx: bytes) -> int | None:
         return None
 
 
-def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
-    """Each of `txs` is in exactly one block of every node's chain."""
+def get_commit_counts(homes: list[NodeHome], txs: list[bytes]) -> dict[str, list[int]]:
+    """For each node, how many of its blocks hold each of `txs`, after its block count."""
+    counts = {}
     for home in homes:
         blocks: list[Block] = read_blocks(home)
-        if any(sum(block.txs.count(tx) for block in blocks) != 1 for tx in txs):
-            return False
-    return True
+        counts[home.name] = [len(blocks), *(sum(b.txs.count(tx) for b in blocks) for tx in txs)]
+    return counts
+
+
+def is_committed_once(homes: list[NodeHome], txs: list[bytes]) -> bool:
+    """Each of `txs` is in exactly one block of every node's chain."""
+    return all(set(c[1:]) <= {1} for c in get_commit_counts(homes, txs).values())
+
+
+async def wait_committed_once(
+    what: str, homes: list[NodeHome], txs: list[bytes], timeout_s: float = 30
+) -> None:
+    """`is_committed_once`, waited for; a timeout says what each node holds."""
+    try:
+        await wait_until(what, lambda: is_committed_once(homes, txs), timeout_s)
+    except AssertionError as exc:
+        held = get_commit_counts(homes, txs)
+        raise AssertionError(f"{exc} (blocks, then each tx's count, per node: {held})") from None
 
 
 @pytest.fixture(scope="module")
@@ -88,11 +104,7 @@ async def test_batches_accepted_before_a_kill_9_commit_once_everywhere(
             await post_tx_until_accepted(target, ROUTE, batch)
         net.kill(target)  # right after its 202: nothing more leaves it
         net.start(target)
-    await wait_until(
-        "every accepted batch on every node",
-        lambda: is_committed_once(validators, batches),
-        timeout_s=30,
-    )
+    await wait_committed_once("every accepted batch on every node", validators, batches)
     log = (target.path / "node.log").read_text()
     assert "mempool restored:" in log
 
@@ -120,8 +132,6 @@ async def test_isolated_validator_answers_503_and_recovers(net: ProcessNetwork) 
             net.resume(peer)
     last = batches[2]
     await post_tx_until_accepted(lonely, ROUTE, last)
-    await wait_until(
-        "what the lonely validator accepted, on every node",
-        lambda: is_committed_once(net.homes, [*accepted, last]),
-        timeout_s=30,
+    await wait_committed_once(
+        "what the lonely validator accepted, on every node", net.homes, [*accepted, last]
     )

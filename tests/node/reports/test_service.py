@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,20 +30,12 @@ from clearing.transition.tx import decode_tx
 from clearing.validator_set import install_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.sandbox import Sandbox
-from node.api.errors import ApiError
-from node.api.http import Request
-from node.api.signed_queries import SignedQueries
-from node.config import ReportsConfig
-from node.p2p import Offence, RequestFailed
 from node.reports import service as service_module
 from node.reports.api import ReportsApi
 from node.reports.assignment import assign_accounts
 from node.reports.gossip import (
-    MAX_ANNOUNCEMENT_BYTES,
-    ProofShare,
     ReportAnnouncement,
     ReportsMessageError,
-    SignatureShare,
     decode_reports_message,
     encode_report_announcement,
     sign_proof_shares,
@@ -53,226 +44,36 @@ from node.reports.gossip import (
 from node.reports.inputs import ReportInputs, extract_report_inputs
 from node.reports.service import MAX_GOSSIPED_REPORT_BYTES, ReportsNode
 from node.reports.sharing import ProofShareRefused
-from node.reports.store import ReportStore
-from node.reports.sync import (
-    PROTOCOL,
-    ReportSyncError,
-    decode_report_request,
-    decode_report_response,
-    encode_report_request,
-    encode_report_response,
-    serve_report_sync,
-)
 from node.reports.worker import (
     BuiltReport,
     ProvenShare,
-    Prover,
-    build_unsigned_report,
-    complete_unsigned_report,
-    prove_share,
 )
 from node.retention import EPOCHS_TRACKED
-from node.storage import NodeStore
-from proofs import drafting, verify
-from proofs.drafting import ProofJob, ProofResult, add_signatures
-from proofs.report import Report, decode_report
+from proofs import verify
+from proofs.report import decode_report
 from tests.lightclient.support import make_anchor
+from tests.node.reports.service_harness import (
+    EPOCH_LENGTH,
+    QUERY_MAX_AGE_MS,
+    InProcessWorkers,
+    build_cached,
+    call,
+    deliver,
+    end_first_epoch,
+    get_signature_shares,
+    gossip_proofs,
+    make_node,
+    openings_body,
+)
 from tests.node.reports.support import (
     MEMBERS,
-    SEED,
-    openings_request,
     run_verify,
     small_epoch_genesis,
     store_chain_to_anchor,
     trading_sandbox,
 )
 
-EPOCH_LENGTH = 5
-QUERY_MAX_AGE_MS = 60_000
 DAY_MS = 86_400_000
-
-
-_BUILT: dict[bytes, Report] = {}
-
-
-def build_cached(inputs: ReportInputs) -> Report:
-    """One proving per distinct state in this module (both tests reach the same one)."""
-    if inputs.state_root not in _BUILT:
-        _BUILT[inputs.state_root] = build_unsigned_report(inputs, SEED)
-    return _BUILT[inputs.state_root]
-
-
-class InProcessWorkers:
-    """The worker processes' tasks run in this process (the processes are tested in
-    test_building), counting the proofs each stage makes."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.proofs_made = 0
-        self.shares: list[tuple[AccountKey, ...]] = []  # the keys each share was asked for
-        self.completed: list[int] = []  # proofs each report completion made itself
-        prove_job = drafting.run_proof_job
-
-        def counting(job: ProofJob) -> ProofResult:
-            self.proofs_made += 1
-            return prove_job(job)
-
-        monkeypatch.setattr(drafting, "run_proof_job", counting)
-
-    async def prove_share(
-        self, inputs: ReportInputs, seed: bytes, keys: tuple[AccountKey, ...]
-    ) -> ProvenShare:
-        await trio.sleep(0)  # every validator starts gathering before the first share is out
-        self.shares.append(keys)
-        return prove_share(inputs, seed, keys)
-
-    async def complete(
-        self, inputs: ReportInputs, seed: bytes, proofs: Mapping[AccountKey, bytes]
-    ) -> BuiltReport:
-        before = self.proofs_made
-        built = complete_unsigned_report(inputs, seed, proofs)
-        self.completed.append(self.proofs_made - before)
-        return built
-
-
-class FakeP2P:
-    """Gossip recorded; request streams delivered directly to the peers' handlers."""
-
-    def __init__(self, peer_id: str = "self") -> None:
-        self.peer_id = peer_id
-        self.published: list[bytes] = []
-        self.subscribers: list[Any] = []  # called with each message published
-        self.handlers: dict[str, Any] = {}
-        self.peers: dict[str, FakeP2P] = {}
-        self.asked: list[str] = []
-        self.penalized: list[tuple[str, Offence]] = []
-
-    async def publish(self, topic: str, data: bytes) -> None:
-        assert topic == "reports"
-        self.published.append(data)
-        for deliver_to in self.subscribers:
-            deliver_to(data)
-
-    def set_request_handler(self, protocol: str, handler: Any, max_request_bytes: int) -> None:
-        self.handlers[protocol] = (handler, max_request_bytes)
-
-    def connected_peers(self) -> list[str]:
-        return sorted(self.peers)
-
-    async def request(
-        self, peer: str, protocol: str, data: bytes, max_request: int, max_response: int
-    ) -> bytes:
-        self.asked.append(peer)
-        handler, peer_max_request = self.peers[peer].handlers[protocol]
-        assert len(data) <= min(max_request, peer_max_request)
-        response: bytes = await handler(self.peer_id, data)
-        if len(response) > max_response:
-            raise RequestFailed(peer, protocol, "oversized")
-        return response
-
-    def penalize(self, peer: str, offence: Offence) -> None:
-        self.penalized.append((peer, offence))
-
-
-class NoProver:
-    """For the nodes of a test that builds no report."""
-
-    async def prove_share(self, *_: object) -> ProvenShare:
-        raise AssertionError("this test builds no report: pass make_node a prover")
-
-    async def complete(self, *_: object) -> BuiltReport:
-        raise AssertionError("this test builds no report: pass make_node a prover")
-
-
-def make_node(
-    box: Sandbox,
-    home: Path,
-    index: int | None,
-    share_wait_s: int = 60,
-    prover: Prover | None = None,
-) -> tuple[ReportsNode, Any]:
-    """A validator (`index`) or a full node (None) over the sandbox's committed state."""
-    sources: list[Any] = []
-    app = SimpleNamespace(state=box.state, last_result=None, add_proposal_source=sources.append)
-    node: Any = SimpleNamespace(chain_id=box.genesis.chain_id)
-    api = SimpleNamespace(
-        queries=SignedQueries(node, lambda: int(time.time() * 1000), QUERY_MAX_AGE_MS)
-    )
-    key = None if index is None else derive_ed25519_key(f"validator-{index}")
-    config = SimpleNamespace(reports=ReportsConfig(share_wait_s=share_wait_s))
-    ctx = SimpleNamespace(genesis=box.genesis, app=app, api=api, p2p=FakeP2P(), config=config,
-                          validator_key=key, state=box.state,
-                          store=NodeStore(home / "blocks.sqlite3"))  # fmt: skip
-    seed = None if index is None else SEED
-    store = ReportStore(home / "reports", keep=3)
-    service = ReportsNode(ctx, store, seed, prover or NoProver())  # type: ignore[arg-type]
-    return service, ctx
-
-
-def keys_in_force(box: Sandbox) -> set[bytes]:
-    """The keys the topic takes shares of: those with power in the set in force."""
-    return {key for key, v in box.state.validators.items() if v.power > 0}
-
-
-def gossip_proofs(validators: list[tuple[ReportsNode, Any]], box: Sandbox) -> list[str]:
-    """Each validator's proof shares reach the others as they are published; the
-    refusals, as the gossip loop logs them."""
-    refused: list[str] = []
-
-    def deliver_from(sender: ReportsNode) -> Any:
-        def deliver_proofs(data: bytes) -> None:
-            message = decode_reports_message(data, box.chain_id, keys_in_force(box))
-            for node, _ in validators:
-                if isinstance(message, ProofShare) and node is not sender:
-                    try:
-                        node.add_proof_share(message)
-                    except ProofShareRefused as exc:
-                        refused.append(exc.reason)
-
-        return deliver_proofs
-
-    for node, ctx in validators:
-        ctx.p2p.subscribers.append(deliver_from(node))
-    return refused
-
-
-def end_first_epoch(nodes: list[tuple[ReportsNode, Any]], box: Sandbox) -> list[ReportsNode]:
-    """The validators, their proof shares gossiped to each other, once each has committed
-    the first epoch's block (queued for its builder)."""
-    gossip_proofs(nodes, box)
-    validators = [node for node, _ in nodes]
-    for node in validators:
-        node.on_commit(SimpleNamespace(height=EPOCH_LENGTH), compute_state_root(box.state))  # type: ignore[arg-type]
-    return validators
-
-
-def get_signature_shares(p2p: FakeP2P, box: Sandbox) -> list[bytes]:
-    keys = keys_in_force(box)
-    messages = [(d, decode_reports_message(d, box.chain_id, keys)) for d in p2p.published]
-    return [data for data, message in messages if not isinstance(message, ProofShare)]
-
-
-def deliver(data: bytes, nodes: list[ReportsNode], box: Sandbox) -> None:
-    """What the topic's first-hop check and the gossip loop do."""
-    message = decode_reports_message(data, box.chain_id, keys_in_force(box))
-    for node in nodes:
-        if isinstance(message, ReportAnnouncement):
-            node.add_announcement(message)
-        elif isinstance(message, SignatureShare):
-            node.add_share(message)
-
-
-async def call(handler: Any, params: dict[str, str], body: object = None) -> tuple[int, Any]:
-    request = Request("POST" if body else "GET", "/", {}, {"content-type": "application/json"},
-                      json.dumps(body).encode() if body else b"")  # fmt: skip
-    try:
-        response = await handler(request, params)
-    except ApiError as exc:
-        return exc.status, exc.type
-    return response.status, json.loads(response.body)
-
-
-def openings_body(box: Sandbox, epoch: int, signer: Any, issued_ms: int) -> dict[str, Any]:
-    return openings_request(box.chain_id, MEMBERS[0].address, epoch, signer, issued_ms)
 
 
 async def test_an_epoch_report_is_built_signed_committed_and_served(
@@ -740,134 +541,6 @@ async def test_uncommitted_epochs_kept_are_the_newest_few_after_the_last_commitm
 
 
 # -- report sync: fetching a committed report this node lacks
-
-
-def sign_complete(box: Sandbox, report: Report, signers: range) -> Report:
-    """`report` with the signatures of validators `signers`."""
-    shares = [sign_share(derive_ed25519_key(f"validator-{i}"), box.chain_id, report.epoch,
-                         report.get_hash()) for i in signers]  # fmt: skip
-    return add_signatures(report, [s.get_report_signature() for s in shares])
-
-
-def serving_peer(home: Path, name: str, served: bytes | None) -> tuple[FakeP2P, ReportStore]:
-    """A peer answering report requests from its store, holding `served` for epoch 1."""
-    p2p = FakeP2P(name)
-    store = ReportStore(home / name, keep=3)
-    if served is not None:
-        store.save_report(1, served)
-    serve_report_sync(p2p, store, ReportsConfig().sync_max_bytes)  # type: ignore[arg-type]
-    return p2p, store
-
-
-def committed_epoch_one(tmp_path: Path) -> tuple[Sandbox, Report, ReportsNode, Any]:
-    """A full node that has applied a block committing epoch 1's report hash, and that
-    unsigned report."""
-    box = trading_sandbox(EPOCH_LENGTH)
-    while box.state.height < EPOCH_LENGTH:
-        box.apply([])
-    inputs = extract_report_inputs(box.state, compute_state_root(box.state))
-    assert inputs is not None
-    unsigned = build_cached(inputs)
-    full, ctx = make_node(box, tmp_path / "full", None)
-    assert full.fetcher.get_missing() == []  # nothing committed, nothing to fetch
-    box.state.report_hashes[1] = unsigned.get_hash()
-    return box, unsigned, full, ctx
-
-
-async def test_a_node_fetches_the_committed_report_and_penalises_wrong_answers(
-    tmp_path: Path,
-) -> None:
-    box, unsigned, full, ctx = committed_epoch_one(tmp_path)
-    committed = unsigned.get_hash()
-    assert full.fetcher.get_missing() == [(1, committed)]
-    good = sign_complete(box, unsigned, range(4))
-    answers = {
-        "a-none": None,
-        "b-other-hash": sign_complete(box, replace(unsigned, state_root=bytes(32)), range(4)),
-        "c-no-quorum": sign_complete(box, unsigned, range(2)),
-        "d-corrupt": b"not a report",
-        "f-good": good,
-        "g-good-too": good,
-    }
-    for name, answer in answers.items():
-        served = answer.encode() if isinstance(answer, Report) else answer
-        ctx.p2p.peers[name] = serving_peer(tmp_path, name, served)[0]
-    garbled = FakeP2P("e-garbled")
-
-    async def answer_garbage(peer: str, data: bytes) -> bytes:
-        return b"\x92\x07"  # [7, ...]: not the wire format
-
-    garbled.set_request_handler(PROTOCOL, answer_garbage, 32)
-    ctx.p2p.peers["e-garbled"] = garbled
-
-    assert await full.fetcher.fetch(1, committed)
-    assert ctx.p2p.asked == ["a-none", "b-other-hash", "c-no-quorum", "d-corrupt", "e-garbled",
-                             "f-good"]  # fmt: skip
-    assert ctx.p2p.penalized == [
-        ("b-other-hash", Offence.BAD_RESPONSE),
-        ("c-no-quorum", Offence.BAD_RESPONSE),
-        ("d-corrupt", Offence.BAD_RESPONSE),
-        ("e-garbled", Offence.UNDECODABLE),
-    ]
-    assert full.store.get_report(1) == good.encode()
-    assert full.fetcher.get_missing() == []
-    api = ReportsApi(ctx, full.store, None)
-    status, view = await call(api.get_report, {"epoch": "1"})
-    assert (status, view["reportHash"]) == (200, "0x" + committed.hex())
-
-    # peers that gossiped validators' shares are asked first
-    full.fetcher.add_validator_peer("g-good-too")
-    assert full.fetcher.get_peers()[:2] == ["g-good-too", "a-none"]
-
-
-async def test_the_fetcher_backs_off_until_a_peer_has_the_report_then_rests(
-    tmp_path: Path, autojump_clock: trio.testing.MockClock
-) -> None:
-    box, unsigned, full, ctx = committed_epoch_one(tmp_path)
-    peer, peer_store = serving_peer(tmp_path, "peer", None)
-    ctx.p2p.peers["peer"] = peer
-    saved = trio.Event()
-    save_report = full.store.save_report
-
-    def save_and_tell(epoch: int, encoded: bytes) -> None:
-        save_report(epoch, encoded)
-        saved.set()
-
-    full.store.save_report = save_and_tell  # type: ignore[method-assign]
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(full.fetcher.run)
-        await trio.sleep(10)
-        assert ctx.p2p.asked == ["peer"] * 4  # at 0, 1, 3 and 7 s: doubling backoff
-        good = sign_complete(box, unsigned, range(3))
-        peer_store.save_report(1, good.encode())
-        await saved.wait()  # asked at 15 s; read and checked in threads (in real time)
-        assert full.store.get_report(1) == good.encode()
-        asked = len(ctx.p2p.asked)
-        full.fetcher.on_commit()  # a later block: nothing is missing, nobody is asked
-        await trio.sleep(600)
-        assert len(ctx.p2p.asked) == asked
-        nursery.cancel_scope.cancel()
-    assert ctx.p2p.penalized == []
-
-
-async def test_an_unknown_or_oversized_epoch_answers_not_found(tmp_path: Path) -> None:
-    peer, _ = serving_peer(tmp_path, "peer", b"x" * 100)
-    handler = peer.handlers[PROTOCOL][0]
-    assert decode_report_response(await handler("asker", encode_report_request(1, 100))) == (
-        b"x" * 100
-    )
-    assert decode_report_response(await handler("asker", encode_report_request(1, 99))) is None
-    assert decode_report_response(await handler("asker", encode_report_request(2, 100))) is None
-    for bad in (b"", b"\x93\x02\x01\x01", b"\x93\x01\xc2\x01", b"\x92\x01\x01"):
-        with pytest.raises(ReportSyncError):
-            decode_report_request(bad)  # the host scores such a request down
-    for bad in (b"\x92\x01\x01", b"\x93\x01\x01\x05", b"\x93\x01\x00\xc4\x00",
-                b"\x92\xc3\xc2", b"\x81\x01\x00"):  # fmt: skip
-        with pytest.raises(ReportSyncError):
-            decode_report_response(bad)
-    # a report far above a gossip message's cap travels whole
-    big = bytes(3 * MAX_ANNOUNCEMENT_BYTES)
-    assert decode_report_response(encode_report_response(big)) == big
 
 
 def test_no_complete_report_is_gossiped_that_the_first_hop_would_refuse() -> None:
