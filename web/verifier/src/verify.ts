@@ -315,17 +315,16 @@ function addAccount(check: MsmCheck, report: Report, entry: AccountEntry, points
   addSolvencyCheck(check, report.statement, context, entry.commitments, points, entry.proof);
 }
 
-/** The accounts whose proofs fail, by bisecting a failed batch. */
 /** The failing accounts among `failing` (well-formed accounts whose check failed
- * together), by bisection: only the halves are checked again (proofs/statement.py
- * _find_invalid). */
+ * together), by bisection: only the halves are checked again, and the second not at all
+ * when the first holds (proofs/statement.py _find_invalid). */
 function findInvalid(gens: Generators, report: Report, failing: [AccountEntry, Point[]][]): AccountEntry[] {
   if (failing.length === 1) return [failing[0]![0]];
   const half = Math.floor(failing.length / 2);
-  const invalid: AccountEntry[] = [];
-  for (const part of [failing.slice(0, half), failing.slice(half)]) {
-    if (!checksTogether(gens, report, part)) invalid.push(...findInvalid(gens, report, part));
-  }
+  const [first, second] = [failing.slice(0, half), failing.slice(half)];
+  if (checksTogether(gens, report, first)) return findInvalid(gens, report, second);
+  const invalid = findInvalid(gens, report, first);
+  if (!checksTogether(gens, report, second)) invalid.push(...findInvalid(gens, report, second));
   return invalid;
 }
 
