@@ -60,6 +60,11 @@ GOSSIP_POLL_S = 0.002
 PROPOSAL_WAIT_S = 2.0
 """How long ProcessProposal seeks what a proposal names before refusing it (a prevote for
 nil: the round goes on without this validator, or moves to the next)."""
+SLOW_PROPOSAL_FETCH_S = 0.5
+"""A proposal whose missing bodies took this long from the peers is logged (at info): the
+validator prevotes only after them, so a far validator that keeps logging it is late to
+every height, and late to propose at its own (across regions a round trip is at most a
+quarter of a second)."""
 FETCH_RETRY_S = (0.1, 0.2, 0.5, 1.0)
 """Between two asks of the peers for a committed block's bodies (then the last, until
 found: the block is committed, and more than 2/3 of the power prevoted it with its bodies)."""
@@ -148,12 +153,19 @@ async def gather_bodies(
                 missing = [h for h in missing if bodies.get(h) is None]
     if not missing:
         return
+    asked_at, asked_for = trio.current_time(), len(missing)
     with trio.move_on_after(float("inf") if committed else PROPOSAL_WAIT_S - GOSSIP_WAIT_S):
         for attempt in itertools.count():
             for found_at, txs in (await fetch(height, missing, committed, proposer)).items():
                 bodies.add(found_at, txs)
             missing = [h for h in missing if bodies.get(h) is None]
             if not missing:
+                took_s = trio.current_time() - asked_at
+                if not committed and took_s >= SLOW_PROPOSAL_FETCH_S:
+                    log.info("proposal of height %d: %d of its %d bodies came from peers "
+                             "only %d ms after the gossip's wait (%d asks, proposer %s first)",
+                             height, asked_for, len(wanted), round(took_s * 1000),
+                             attempt + 1, proposer)  # fmt: skip
                 return
             if attempt == len(FETCH_RETRY_S):
                 log.warning("block %d: %d transactions it names not found at any peer "

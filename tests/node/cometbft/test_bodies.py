@@ -4,9 +4,11 @@ and, for a block committed before, by the block of that height from a peer's sto
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 import trio
 import trio.testing
 
@@ -94,3 +96,28 @@ async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
     assert len(asked) == 6 and [held.get(h) for h in HASHES[:3]] == TXS[:3]
     held.forget_to(2)
     assert held.get(HASHES[0]) is None and held.get(HASHES[2]) == TXS[2]  # block 3's
+
+
+async def test_a_proposal_s_bodies_slow_to_come_from_peers_are_logged(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fetch_after(delay_s: float) -> bodies_module.FetchBodies:
+        async def fetch(
+            height: int, wanted: Sequence[bytes], committed: bool, proposer: str | None = None
+        ) -> dict[int, list[bytes]]:
+            await trio.sleep(delay_s)
+            return {height: list(TXS[:2])}
+
+        return fetch
+
+    caplog.set_level(logging.INFO, logger=bodies_module.__name__)
+    slow = bodies_module.SLOW_PROPOSAL_FETCH_S
+    await gather_bodies(BlockBodies({}.get), 3, HASHES[:2], fetch_after(slow / 2), False)
+    await gather_bodies(BlockBodies({}.get), 4, HASHES[:1], fetch_after(slow / 2), True)
+    await gather_bodies(BlockBodies({}.get), 5, HASHES[:1], fetch_after(slow * 2), True)
+    assert caplog.messages == []  # fast enough, or a committed block (not on the vote path)
+    await gather_bodies(BlockBodies({}.get), 6, HASHES[:2], fetch_after(slow), False, "p")
+    assert caplog.messages == [
+        f"proposal of height 6: 2 of its 2 bodies came from peers only {round(slow * 1000)} ms "
+        "after the gossip's wait (1 asks, proposer p first)"
+    ]
