@@ -26,6 +26,7 @@ from node.p2p.genesis import (
     OtherGenesisPeer,
     OtherGenesisPeers,
 )
+from node.p2p.lazy_stream import open_stream
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ class GenesisHandshake:
         """Sends our hello on a new stream and learns the peer's from its answer."""
         ours = self._door.gate.ours
         assert ours is not None
-        stream = await self._host.new_stream(peer, [TProtocol(GENESIS_PROTOCOL)])
+        hello = encode_frame(GenesisHello(ours).encode(), MAX_HELLO_BYTES)
+        stream = await open_stream(self._host, peer, GENESIS_PROTOCOL, hello)
         try:
-            await stream.write(encode_frame(GenesisHello(ours).encode(), MAX_HELLO_BYTES))
             answer = await get_frame_reader(stream).read_frame(MAX_HELLO_BYTES)
         finally:
             await stream.close()

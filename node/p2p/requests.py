@@ -24,6 +24,7 @@ from node.framing import encode_frame
 from node.p2p.connections import get_frame_reader
 from node.p2p.door import Door
 from node.p2p.errors import FrameError, MessageTooLarge, RequestFailed
+from node.p2p.lazy_stream import open_stream
 from node.p2p.probes import QuietLinks
 from node.p2p.scoring import Offence
 
@@ -115,13 +116,12 @@ class Requests:
             raise RequestFailed(peer, protocol, "not connected (keep_connected redials it)")
         frame = encode_frame(payload, max_request_bytes)
         with trio.move_on_after(self._timeout_s):
-            try:
-                stream = await self._host.new_stream(ID.from_base58(peer), [TProtocol(protocol)])
+            try:  # the request leaves with the negotiation: one round trip in all
+                stream = await open_stream(self._host, ID.from_base58(peer), protocol, frame)
             except Exception as exc:  # dial, negotiation and muxer errors have no common base
                 raise RequestFailed(peer, protocol, f"{type(exc).__name__}: {exc}") from exc
+            self._sent_bytes[protocol] += len(frame)
             try:
-                await stream.write(frame)
-                self._sent_bytes[protocol] += len(frame)
                 response = await get_frame_reader(stream).read_frame(max_response_bytes)
             except MessageTooLarge as exc:
                 self._door.penalize(peer, Offence.OVERSIZED)

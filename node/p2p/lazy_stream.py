@@ -1,0 +1,56 @@
+"""A stream whose first message leaves with its protocol negotiation: one round trip.
+
+py-libp2p's `new_stream` runs multistream-select as a dialogue: the header, its echo, the
+protocol, its echo, and only then the first message, so a request is answered after
+three round trips (across regions up to two thirds of a second, before any loss). A
+client that proposes one protocol need not wait: it writes the header, the protocol and
+its first message at once and reads the two echoes before the answer (go-libp2p's lazy
+negotiation; the listener reads each line exactly, so the message waits for the
+protocol's handler). A peer that does not speak the protocol answers "na" and drops the
+rest: NegotiationFailed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import trio
+from libp2p.abc import INetStream
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from libp2p.utils import encode_delim, read_delim
+
+MULTISELECT = "/multistream/1.0.0"
+RESET_S = 1.0
+"""How long a failed stream's reset may take: on a link that stopped delivering it may
+never finish, and the caller must not wait on it longer."""
+
+
+class NegotiationFailed(Exception):
+    """The peer did not agree to the protocol (or did not speak multistream-select)."""
+
+    def __init__(self, protocol: str, answered: bytes) -> None:
+        super().__init__(f"{protocol} refused: the peer answered {answered[:64]!r}")
+        self.protocol = protocol
+        self.answered = answered
+
+
+async def open_stream(host: Any, peer: ID, protocol: str, first: bytes) -> INetStream:
+    """A new stream to `peer` speaking `protocol`, `first` written on it, the negotiation's
+    echoes read; any failure resets the stream and is raised (the library's dial, muxer
+    and stream errors have no common base)."""
+    stream: INetStream = await host.get_network().new_stream(peer)
+    try:
+        await stream.write(
+            encode_delim(MULTISELECT.encode()) + encode_delim(protocol.encode()) + first
+        )
+        for expected in (MULTISELECT, protocol):
+            if (answered := await read_delim(stream)) != expected.encode():
+                raise NegotiationFailed(protocol, answered)
+    except BaseException:
+        with trio.move_on_after(RESET_S, shield=True), contextlib.suppress(Exception):
+            await stream.reset()  # gone either way: an error here says nothing more
+        raise
+    stream.set_protocol(TProtocol(protocol))
+    return stream
