@@ -456,7 +456,8 @@ class ClearingAbci:
             raise ValueError("Commit without a finalized block")
         block, self.finalized = self.finalized, None
         self.on_commit(block)
-        self.bodies.forget_to(block.record.height)
+        record = block.record
+        self.bodies.commit(record.height, [record.txs[i] for i in record.ref_indices])
         try:  # the exception response stops CometBFT before it enters the next height
             self.app.check_height(block.record.height + 1)
         except ReleaseMismatch as exc:

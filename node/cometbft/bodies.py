@@ -24,8 +24,8 @@ from typing import Protocol
 import trio
 
 from consensus.compact import compute_tx_hash
-from node.p2p import Offence, P2PNode, RequestFailed
-from node.p2p.blocksync import fetch_blocks
+from node.p2p import Offence, P2PNode
+from node.p2p.blocksync import fetch_first
 from node.p2p.txfetch import fetch_txs
 from node.storage import NodeStore
 from node.storage.comet_block import MAX_RECORD_BYTES, CometBlockRecord
@@ -65,6 +65,15 @@ SLOW_PROPOSAL_FETCH_S = 0.5
 validator prevotes only after them, so a far validator that keeps logging it is late to
 every height, and late to propose at its own (across regions a round trip is at most a
 quarter of a second)."""
+KEPT_HEIGHTS = 4
+"""Committed blocks whose referenced bodies a node keeps answering peers' asks from: a
+validator the gossip reached late asks for a proposal's bodies while the others, a quorum
+without it, have committed it already (their mempools let the bodies go); at load a few
+heights pass in PROPOSAL_WAIT_S."""
+STORED_HEDGE_S = 0.5
+"""A peer that has not sent a committed block's bodies within this is not waited for alone
+(node/p2p/blocksync.py `fetch_first`): across regions its answer takes two round trips
+and the blocks' bytes, a link stalled on a lost segment a second and more."""
 FETCH_RETRY_S = (0.1, 0.2, 0.5, 1.0)
 """Between two asks of the peers for a committed block's bodies (then the last, until
 found: the block is committed, and more than 2/3 of the power prevoted it with its bodies)."""
@@ -76,9 +85,10 @@ a second)."""
 
 
 class BlockBodies:
-    """The bodies this node can resolve a reference from (`get`), and those it keeps for
-    the proposals it accepted (`accept`) until their height is committed (`forget_to`);
-    a restarted node starts with the ones its store kept."""
+    """The bodies this node can resolve a reference from, or give a peer (`get`): its
+    mempool's, those it keeps for the proposals it accepted (`accept`) until their height
+    is committed, and those the last KEPT_HEIGHTS committed blocks named (`commit`); a
+    restarted node starts with the accepted ones its store kept."""
 
     def __init__(
         self, pending: Callable[[bytes], bytes | None], store: NodeStore | None = None
@@ -86,13 +96,14 @@ class BlockBodies:
         self.pending = pending
         self.store = store
         self.accepted: dict[int, dict[bytes, bytes]] = {}
+        self.committed: dict[int, dict[bytes, bytes]] = {}
         for height, data in [] if store is None else store.load_proposal_txs():
             self.accepted.setdefault(height, {}).update(index(decode_bodies(data)))
 
     def get(self, tx_hash: bytes) -> bytes | None:
         if (tx := self.pending(tx_hash)) is not None:
             return tx
-        for bodies in self.accepted.values():
+        for bodies in itertools.chain(self.accepted.values(), self.committed.values()):
             if (tx := bodies.get(tx_hash)) is not None:
                 return tx
         return None
@@ -107,9 +118,15 @@ class BlockBodies:
         """Bodies of the block at `height` (a peer's: checked against their hashes)."""
         self.accepted.setdefault(height, {}).update(index(txs))
 
-    def forget_to(self, height: int) -> None:
+    def commit(self, height: int, referenced: Sequence[bytes]) -> None:
+        """The block at `height` is committed, naming `referenced` by hash: those are kept
+        in memory for the peers' asks (the mempool let them go), those of blocks more than
+        KEPT_HEIGHTS before it forgotten, and so are the proposals of every height up to it."""
         for held in [h for h in self.accepted if h <= height]:
             del self.accepted[held]
+        self.committed[height] = index(referenced)
+        for held in [h for h in self.committed if h <= height - KEPT_HEIGHTS]:
+            del self.committed[held]
 
 
 def index(txs: Iterable[bytes]) -> dict[bytes, bytes]:
@@ -183,9 +200,11 @@ async def fetch_bodies(
     """What the peers give of `tx_hashes` (named by the block at `height`), the node of
     its `proposer` asked before the others if connected (across regions each ask is a
     round trip): of a committed block, first that block and the PREFETCH_BLOCKS - 1 after
-    it from a peer's store; then what is still missing by hash, from the peers' mempools
-    and proposals. Each body is used only for the hash it has, so a peer's wrong one
-    resolves nothing."""
+    it from a peer's store; then what is still missing by hash, from the peers' mempools,
+    proposals and last blocks. A peer slow to answer is not waited for alone (a body the
+    gossip has not brought is most often behind a link stalled on a lost segment, and so
+    is an ask over that link). Each body is used only for the hash it has, so a peer's
+    wrong one resolves nothing."""
     peers = p2p.connected_peers()
     if proposer in peers:
         peers = [proposer, *(peer for peer in peers if peer != proposer)]
@@ -201,18 +220,23 @@ async def fetch_stored_bodies(
     p2p: P2PNode, peers: Sequence[str], height: int
 ) -> dict[int, list[bytes]]:
     """The transactions of the blocks from `height` on (PREFETCH_BLOCKS at most) that the
-    first of `peers` holding `height` stores, by height."""
-    for peer in peers:
-        try:
-            response = await fetch_blocks(p2p, peer, height, PREFETCH_BLOCKS)
-        except (RequestFailed, DecodeError) as exc:  # the peer scored down if it misspoke
+    first of `peers` holding `height` stores, by height; the next peer asked too when one
+    is slow to answer (STORED_HEDGE_S)."""
+    usable = list(peers)
+    while usable:
+        answer = await fetch_first(p2p, usable, height, PREFETCH_BLOCKS, STORED_HEDGE_S)
+        for peer, exc in answer.failed:  # the peer scored down if it misspoke
             log.info("blocks from %d of %s for their bodies: %s", height, peer, exc)
+            usable.remove(peer)
+        if answer.peer is None or answer.response is None:
             continue
+        usable.remove(answer.peer)
         try:
-            records = [CometBlockRecord.decode(block.block) for block in response.blocks]
+            records = [CometBlockRecord.decode(block.block) for block in answer.response.blocks]
         except DecodeError as exc:
-            log.info("blocks from %d of %s for their bodies refused: %s", height, peer, exc)
-            p2p.penalize(peer, Offence.BAD_RESPONSE)
+            log.info("blocks from %d of %s for their bodies refused: %s", height, answer.peer,
+                     exc)  # fmt: skip
+            p2p.penalize(answer.peer, Offence.BAD_RESPONSE)
             continue
         if records:
             return {record.height: list(record.txs) for record in records}

@@ -1,14 +1,15 @@
 """Transaction fetch: what a compact proposal names and this node lacks, asked of peers.
 
 A compact proposal (`consensus.compact`) names the transactions its proposer took from
-its mempool by id; a validator rebuilds the block from its own mempool and asks for
-the rest here, first of the peer that published the proposal, then of every other
-connected peer, each for what is still missing (BIP 152's getblocktxn / blocktxn,
-by id rather than by index: any peer that holds the proposal or the transactions can
-answer). A server answers from the consensus engine (this and the previous height's
-proposals) and its mempool; what it does not hold it answers as nil, which is no
-offence (it may not have it yet). An answer that is not the transaction asked for
-(whose id is not the one requested) is a bad response, scored down.
+its mempool by id; a validator rebuilds the block from its own mempool and asks for the
+rest here, first of the peer that published the proposal, then of every other connected
+peer (the next one once the last answered or HEDGE_S passed), each for what is still
+missing (BIP 152's getblocktxn / blocktxn, by id rather than by index: any peer that
+holds the proposal or the transactions can answer). A server answers from the consensus
+engine (this and the previous height's proposals; on CometBFT, those of the last few
+committed blocks too: node/cometbft/bodies.py) and its mempool; what it does not hold it
+answers as nil, which is no offence (it may not have it yet). An answer that is not the
+transaction asked for (whose id is not the one requested) is a bad response, scored down.
 
 Transactions are what the `tx` topic already gossips to every allowed peer; only the
 peers this host lets in can ask, as for gossip.
@@ -24,6 +25,8 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
+
+import trio
 
 from clearing.limits import MAX_BLOCK_TXS
 from consensus.compact import compute_tx_hash
@@ -91,26 +94,53 @@ def serve_txs(node: P2PNode, get_tx: GetTx) -> None:
     node.set_request_handler(PROTOCOL, handle, MAX_REQUEST_BYTES)
 
 
-async def fetch_txs(node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes]) -> list[bytes]:
-    """Asks `peers` in turn for what is still missing of `tx_ids`; returns what was found
-    (possibly not all: the caller's proposal then waits, or its round times out)."""
-    missing = list(dict.fromkeys(tx_ids))
-    found: list[bytes] = []
-    for peer in dict.fromkeys(peers):
-        if not missing:
-            break
-        try:
-            answered = await node.ask(
-                peer, PROTOCOL, encode_request(missing), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
-                partial(decode_response, tx_ids=missing),
-            )  # fmt: skip
-        except DecodeError as exc:
-            log.info("transaction fetch from %s refused: %s", peer, exc)
-            continue
-        except RequestFailed as exc:
-            log.info("transaction fetch from %s failed: %s", peer, exc)
-            continue
-        found += answered
-        got = {compute_tx_hash(tx) for tx in answered}
-        missing = [i for i in missing if i not in got]
-    return found
+HEDGE_S = 0.25
+"""A peer that has not answered within this is not waited for alone: the next one is asked
+too, for what is still missing. A body that did not come with the gossip is most often
+behind a link stalled on a lost segment, which holds an ask over that link as long (a
+second and more across regions), while an answering peer takes two round trips."""
+
+
+async def fetch_txs(
+    node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes], hedge_s: float = HEDGE_S
+) -> list[bytes]:
+    """Asks `peers` in turn for what is still missing of `tx_ids`, the next one once each
+    asked so far has answered or `hedge_s` passed; returns what was found (possibly not
+    all: the caller's proposal then waits, or its round times out) as soon as all was, the
+    asks still out cancelled."""
+    wanted = list(dict.fromkeys(tx_ids))
+    found: dict[bytes, bytes] = {}
+    async with trio.open_nursery() as nursery:
+
+        async def ask(peer: str, answered: trio.Event) -> None:
+            try:
+                got = await ask_peer(node, peer, [i for i in wanted if i not in found])
+            finally:
+                answered.set()
+            found.update((compute_tx_hash(tx), tx) for tx in got)
+            if len(found) == len(wanted):
+                nursery.cancel_scope.cancel()
+
+        for peer in dict.fromkeys(peers):
+            if len(found) == len(wanted):
+                break
+            answered = trio.Event()
+            nursery.start_soon(ask, peer, answered)
+            with trio.move_on_after(hedge_s):
+                await answered.wait()
+    return list(found.values())
+
+
+async def ask_peer(node: P2PNode, peer: str, tx_ids: Sequence[bytes]) -> list[bytes]:
+    """What `peer` answers of `tx_ids` (nothing if it failed, or answered wrong: scored
+    down by the request layer)."""
+    try:
+        return await node.ask(
+            peer, PROTOCOL, encode_request(tx_ids), MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES,
+            partial(decode_response, tx_ids=tx_ids),
+        )  # fmt: skip
+    except DecodeError as exc:
+        log.info("transaction fetch from %s refused: %s", peer, exc)
+    except RequestFailed as exc:
+        log.info("transaction fetch from %s failed: %s", peer, exc)
+    return []

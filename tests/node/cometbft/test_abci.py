@@ -228,6 +228,7 @@ def test_a_proposal_names_what_the_mempools_hold_and_validators_resolve_it(
     assert decided.record.txs == (attested, admitted) and decided.record.ref_indices == (1,)
     assert compute_data_hash(decided.record.get_items()) == compute_data_hash(items)
     assert validator.bodies.accepted == {}
+    assert validator.bodies.get(compute_tx_hash(admitted)) == admitted  # for late peers
 
 
 async def test_a_proposer_waits_for_a_transaction_unless_the_last_block_moved_the_root(

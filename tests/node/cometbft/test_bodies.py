@@ -15,6 +15,7 @@ import trio.testing
 from consensus.compact import compute_tx_hash
 from node.cometbft import bodies as bodies_module
 from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies
+from node.p2p import HostConfig, blocksync
 from node.p2p.blocksync import SyncedBlock, serve_blocks
 from node.p2p.txfetch import serve_txs
 from node.storage import NodeStore
@@ -37,6 +38,20 @@ def test_an_accepted_proposal_s_bodies_outlive_a_restart_until_its_block(tmp_pat
         assert BlockBodies({}.get, store).accepted == {9: {}}
 
 
+def test_a_committed_block_s_bodies_are_given_to_peers_for_a_few_heights_more() -> None:
+    """The mempool lets them go with the commit; a validator the gossip reached late asks
+    for them while the others have committed the proposal without it."""
+    held = BlockBodies({}.get)
+    held.accept(5, TXS[:3])
+    held.commit(5, TXS[:2])
+    assert [held.get(h) for h in HASHES[:3]] == [*TXS[:2], None] and held.accepted == {}
+    for height in range(6, 5 + bodies_module.KEPT_HEIGHTS):
+        held.commit(height, TXS[3:4])
+    assert held.get(HASHES[0]) == TXS[0]
+    held.commit(5 + bodies_module.KEPT_HEIGHTS, [])
+    assert held.get(HASHES[0]) is None and held.get(HASHES[3]) == TXS[3]
+
+
 async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by_hash() -> None:
     fourth = CometBlockRecord(4, 1_000, bytes(32), bytes(20), (TXS[2], TXS[3]), (), (0, 1))
     fifth = CometBlockRecord(5, 2_000, bytes(32), bytes(20), (TXS[4],), (), (0,))
@@ -49,6 +64,24 @@ async def test_peers_give_a_committed_block_s_bodies_with_the_next_blocks_and_by
         assert found == {4: [TXS[2], TXS[3], TXS[0]], 5: [TXS[4]]}
         assert await fetch_bodies(a, 4, HASHES[:3], False) == {4: [TXS[0]]}  # by hash only
         assert await fetch_bodies(a, 6, HASHES[3:4], True) == {6: []}  # no block b holds
+
+
+async def test_a_proposer_slow_to_send_a_committed_block_is_not_waited_for_alone() -> None:
+    """Its link stalled (a lost segment across regions): the next peer is asked too once
+    STORED_HEDGE_S passed, and its blocks are taken, long before the stalled ask's timeout."""
+
+    async def stall(peer: str, request: bytes) -> bytes:
+        await trio.sleep(60)
+        raise AssertionError("never answers")
+
+    fourth = CometBlockRecord(4, 1_000, bytes(32), bytes(20), (TXS[2], TXS[3]), (), (0, 1))
+    stored = {4: SyncedBlock(4, fourth.encode(), b"")}
+    async with line("b", "a", "c") as (b, a, c):
+        b.set_request_handler(blocksync.PROTOCOL, stall, blocksync.MAX_REQUEST_BYTES)
+        serve_blocks(c, stored.get, lambda: 4)
+        with trio.fail_after(HostConfig.request_timeout_s / 2):
+            found = await fetch_bodies(a, 4, HASHES[2:4], True, proposer=b.peer_id)
+        assert found == {4: [TXS[2], TXS[3]]}
 
 
 async def test_gossip_is_waited_for_before_the_peers_are_asked(
@@ -94,7 +127,7 @@ async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
     await gather_bodies(held, 2, HASHES[:2], fetch, True)
     assert asked[0][0] == start  # no wait for gossip: the block is decided
     assert len(asked) == 6 and [held.get(h) for h in HASHES[:3]] == TXS[:3]
-    held.forget_to(2)
+    held.commit(2, [])
     assert held.get(HASHES[0]) is None and held.get(HASHES[2]) == TXS[2]  # block 3's
 
 

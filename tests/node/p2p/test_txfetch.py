@@ -1,13 +1,15 @@
 """Fetching the transactions a compact proposal names, over real libp2p hosts: asked of
-the publisher first, then of the other peers for what is still missing; an answer that
-is not the transaction asked for is refused and scored down."""
+the publisher first, then of the other peers for what is still missing, the next one
+also when the last is slow to answer; an answer that is not the transaction asked for
+is refused and scored down."""
 
 from __future__ import annotations
 
 import pytest
+import trio
 
 from consensus.compact import compute_tx_hash
-from node.p2p import P2PNode
+from node.p2p import HostConfig, P2PNode
 from node.p2p.txfetch import (
     PROTOCOL,
     decode_request,
@@ -39,6 +41,46 @@ async def test_what_the_first_peer_lacks_is_asked_of_the_next() -> None:
         assert await fetch_txs(a, ["not-a-peer", b.peer_id], ids[1:2]) == TXS[1:2]
         assert await fetch_txs(a, [b.peer_id], ids[5:]) == []
         assert a.scores.get_score(b.peer_id) >= 0 and a.scores.get_score(c.peer_id) >= 0
+
+
+async def test_a_peer_slow_to_answer_is_not_waited_for_alone() -> None:
+    """The first peer, behind a stalled link, holds its ask; the next one is asked once
+    the hedge passed, and its answer ends the fetch (the stalled ask cancelled)."""
+    asked_of_c: list[list[bytes]] = []
+
+    async def stall(peer: str, request: bytes) -> bytes:
+        await trio.sleep(60)
+        return encode_response([None for _ in decode_request(request)])
+
+    async def answer(peer: str, request: bytes) -> bytes:
+        asked_of_c.append(ids := decode_request(request))
+        return encode_response([held.get(i) for i in ids])
+
+    held = {compute_tx_hash(tx): tx for tx in TXS}
+    async with line("b", "a", "c") as (b, a, c):
+        b.set_request_handler(PROTOCOL, stall, 1 << 20)
+        c.set_request_handler(PROTOCOL, answer, 1 << 20)
+        ids = [compute_tx_hash(tx) for tx in TXS[:3]]
+        with trio.fail_after(HostConfig.request_timeout_s / 2):  # not its timeout's end
+            found = await fetch_txs(a, [b.peer_id, c.peer_id], ids, hedge_s=0.2)
+        assert sorted(found) == sorted(TXS[:3])
+        assert asked_of_c == [ids]
+        assert a.scores.get_score(b.peer_id) >= 0
+
+
+async def test_a_peer_that_answers_all_within_the_hedge_is_the_only_one_asked() -> None:
+    async with line("b", "a", "c") as (b, a, c):
+        serve(b, TXS)
+        asked_of_c: list[bytes] = []
+
+        async def count(peer: str, request: bytes) -> bytes:
+            asked_of_c.append(request)
+            return encode_response([None for _ in decode_request(request)])
+
+        c.set_request_handler(PROTOCOL, count, 1 << 20)
+        ids = [compute_tx_hash(tx) for tx in TXS]
+        assert sorted(await fetch_txs(a, [b.peer_id, c.peer_id], ids, hedge_s=30)) == sorted(TXS)
+        assert asked_of_c == []
 
 
 async def test_a_peer_answering_another_transaction_is_refused_and_scored_down() -> None:
