@@ -19,9 +19,12 @@ import trio
 from libp2p.abc import INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
-from libp2p.utils import encode_delim, read_delim
+from libp2p.utils import encode_delim, read_varint_prefixed_bytes_limited
 
 MULTISELECT = "/multistream/1.0.0"
+MAX_LINE_BYTES = 1024
+"""The longest negotiation line read (ours are a few dozen bytes): a peer's length prefix
+claiming more is refused before anything is read."""
 RESET_S = 1.0
 """How long a failed stream's reset may take: on a link that stopped delivering it may
 never finish, and the caller must not wait on it longer."""
@@ -31,7 +34,7 @@ class NegotiationFailed(Exception):
     """The peer did not agree to the protocol (or did not speak multistream-select)."""
 
     def __init__(self, protocol: str, answered: bytes) -> None:
-        super().__init__(f"{protocol} refused: the peer answered {answered[:64]!r}")
+        super().__init__(f"{protocol} refused: the peer answered {answered[:64].rstrip()!r}")
         self.protocol = protocol
         self.answered = answered
 
@@ -46,7 +49,8 @@ async def open_stream(host: Any, peer: ID, protocol: str, first: bytes) -> INetS
             encode_delim(MULTISELECT.encode()) + encode_delim(protocol.encode()) + first
         )
         for expected in (MULTISELECT, protocol):
-            if (answered := await read_delim(stream)) != expected.encode():
+            answered = await read_varint_prefixed_bytes_limited(stream, MAX_LINE_BYTES)
+            if answered != expected.encode() + b"\n":
                 raise NegotiationFailed(protocol, answered)
     except BaseException:
         with trio.move_on_after(RESET_S, shield=True), contextlib.suppress(Exception):
