@@ -26,7 +26,7 @@ import trio
 from consensus.compact import compute_tx_hash
 from node.p2p import Offence, P2PNode
 from node.p2p.blocksync import fetch_first
-from node.p2p.txfetch import fetch_txs
+from node.p2p.txfetch import HEDGE_S, fetch_txs
 from node.storage import NodeStore
 from node.storage.comet_block import MAX_RECORD_BYTES, CometBlockRecord
 from records.codec import (
@@ -212,7 +212,7 @@ async def fetch_bodies(
     got = {compute_tx_hash(tx) for tx in found.get(height, ())}
     wanted = [h for h in tx_hashes if h not in got]
     if wanted:
-        found.setdefault(height, []).extend(await fetch_txs(p2p, peers, wanted))
+        found.setdefault(height, []).extend(await fetch_txs(p2p, peers, wanted, HEDGE_S))
     return found
 
 

@@ -3,9 +3,11 @@
 A compact proposal (`consensus.compact`) names the transactions its proposer took from
 its mempool by id; a validator rebuilds the block from its own mempool and asks for the
 rest here, first of the peer that published the proposal, then of every other connected
-peer (the next one once the last answered or HEDGE_S passed), each for what is still
-missing (BIP 152's getblocktxn / blocktxn, by id rather than by index: any peer that
-holds the proposal or the transactions can answer). A server answers from the consensus
+peer, each for what is still missing (BIP 152's getblocktxn / blocktxn, by id rather than
+by index: any peer that holds the proposal or the transactions can answer). A caller may
+hedge (`hedge_s`): the next peer asked too once the last has been silent that long (a
+CometBFT validator's, whose ProcessProposal waits on the fetch; our engine's driver
+asks the proposal's voters meanwhile itself). A server answers from the consensus
 engine (this and the previous height's proposals; on CometBFT, those of the last few
 committed blocks too: node/cometbft/bodies.py) and its mempool; what it does not hold it
 answers as nil, which is no offence (it may not have it yet). An answer that is not the
@@ -22,6 +24,7 @@ Wire (msgpack lists, first element the format version):
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -95,14 +98,14 @@ def serve_txs(node: P2PNode, get_tx: GetTx) -> None:
 
 
 HEDGE_S = 0.25
-"""A peer that has not answered within this is not waited for alone: the next one is asked
-too, for what is still missing. A body that did not come with the gossip is most often
-behind a link stalled on a lost segment, which holds an ask over that link as long (a
-second and more across regions), while an answering peer takes two round trips."""
+"""A hedge for a fetch a validator's vote waits on: a body that did not come with the
+gossip is most often behind a link stalled on a lost segment, which holds an ask over
+that link as long (a second and more across regions), while an answering peer takes a
+round trip."""
 
 
 async def fetch_txs(
-    node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes], hedge_s: float = HEDGE_S
+    node: P2PNode, peers: Sequence[str], tx_ids: Sequence[bytes], hedge_s: float = math.inf
 ) -> list[bytes]:
     """Asks `peers` in turn for what is still missing of `tx_ids`, the next one once each
     asked so far has answered or `hedge_s` passed; returns what was found (possibly not
