@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import trio
-
 from node.limits import MAX_SYNC_RESPONSE_BYTES
 from node.p2p import Offence, P2PNode, RequestFailed
+from node.p2p.hedged import ask_in_turn
 from node.storage import NodeStore
 from records.codec import WIRE_VERSION, DecodeError, unpack
 from records.declared import Bytes, Declared, Int, Items, Uint, declare_record
@@ -147,26 +146,18 @@ async def fetch_first(
     or `hedge_s` passed without an answer, and so on; returns the first answer (the other
     requests cancelled)."""
     found = FirstAnswer()
-    asked: list[str] = []
-    async with trio.open_nursery() as nursery:
 
-        async def ask(peer: str, failed: trio.Event) -> None:
-            try:
-                response = await fetch_blocks(node, peer, from_height, max_count)
-            except (RequestFailed, DecodeError) as exc:
-                found.failed.append((peer, exc))
-                failed.set()
-                return
-            if found.peer is None:
-                found.peer, found.response = peer, response
-                nursery.cancel_scope.cancel()
+    async def ask(peer: str) -> bool:
+        try:
+            response = await fetch_blocks(node, peer, from_height, max_count)
+        except (RequestFailed, DecodeError) as exc:
+            found.failed.append((peer, exc))
+            return False
+        if found.peer is None:
+            found.peer, found.response = peer, response
+        return True
 
-        for peer in peers:
-            asked.append(peer)
-            failed = trio.Event()
-            nursery.start_soon(ask, peer, failed)
-            with trio.move_on_after(hedge_s):
-                await failed.wait()
+    asked = await ask_in_turn(peers, hedge_s, ask)
     done = {found.peer, *(peer for peer, _ in found.failed)}
     found.outraced = [peer for peer in asked if peer not in done]
     return found

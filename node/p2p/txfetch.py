@@ -29,13 +29,12 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-import trio
-
 from clearing.limits import MAX_BLOCK_TXS
 from consensus.compact import compute_tx_hash
 from lightclient.crypto import HASH_BYTES
 from node.limits import MAX_PROPOSAL_BYTES
 from node.p2p import P2PNode, RequestFailed
+from node.p2p.hedged import ask_in_turn
 from records.codec import WIRE_VERSION, DecodeError, expect_list, expect_versioned, pack, unpack
 
 log = logging.getLogger(__name__)
@@ -113,24 +112,14 @@ async def fetch_txs(
     asks still out cancelled."""
     wanted = list(dict.fromkeys(tx_ids))
     found: dict[bytes, bytes] = {}
-    async with trio.open_nursery() as nursery:
 
-        async def ask(peer: str, answered: trio.Event) -> None:
-            try:
-                got = await ask_peer(node, peer, [i for i in wanted if i not in found])
-            finally:
-                answered.set()
-            found.update((compute_tx_hash(tx), tx) for tx in got)
-            if len(found) == len(wanted):
-                nursery.cancel_scope.cancel()
+    async def ask(peer: str) -> bool:
+        got = await ask_peer(node, peer, [i for i in wanted if i not in found])
+        found.update((compute_tx_hash(tx), tx) for tx in got)
+        return len(found) == len(wanted)
 
-        for peer in dict.fromkeys(peers):
-            if len(found) == len(wanted):
-                break
-            answered = trio.Event()
-            nursery.start_soon(ask, peer, answered)
-            with trio.move_on_after(hedge_s):
-                await answered.wait()
+    if wanted:
+        await ask_in_turn(list(dict.fromkeys(peers)), hedge_s, ask)
     return list(found.values())
 
 
