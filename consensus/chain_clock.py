@@ -16,10 +16,22 @@ behind moves only its own entry, which the others' outweigh.
 A proposer more than `AHEAD_MS` ahead of the estimate dates its proposal by the
 estimate, which is behind the others' clocks by their proposals' way here (a
 little behind is timely; it only puts the chain's time back by that much for the
-block); within it, or behind, by its own clock (the state machine then puts it after
-its parent's, as before). Its own blocks never enter the estimate: a clock ahead would
-otherwise be taken as the chain's. The receivers' check is unchanged; this changes only
-what an honest proposer whose clock is wrong proposes.
+block), once the others have refused a proposal it dated by its own clock (it did not
+commit); else, and within the margin or behind, by its own clock (the state machine then
+puts it after its parent's, as before). Its own blocks never enter the estimate: a clock
+ahead would otherwise be taken as the chain's. The receivers' check is unchanged; this
+changes only what an honest proposer whose clock is wrong proposes.
+
+Only a refusal tells a clock ahead from a slow network: a proposal's way here longer than
+the margin (a loaded machine's: over a second) makes every honest clock look ahead of
+the others' blocks. Had each then dated by the estimate, each block would be behind its
+proposer's clock by the estimate's lag plus the way here, and the next estimate taken
+from it later still: four validators whose proposals took 1.5 s to arrive put the
+chain's time a minute behind in 200 heights, and kept it there once the load was gone.
+A proposer dating by the estimate tries its own clock again after `FIRST_PROBE_TURNS`
+such proposals, then twice as many after each refused try (up to `MAX_PROBE_TURNS`): a
+clock put right, or a network no longer slow, is back on its own clock, and one still
+ahead loses a round once in ever more turns.
 
 What a wrong clock makes the engine warn of (an untimely proposal; this node's clock
 ahead of the others') it logs at most once a `CLOCK_WARNING_INTERVAL_MS`
@@ -44,12 +56,25 @@ proposer ahead by less than that, but more than the precision, loses its turns a
 before."""
 
 
+FIRST_PROBE_TURNS = 4
+"""Proposals dated by the others' time before this node tries its own clock again."""
+MAX_PROBE_TURNS = 64
+"""The most proposals dated by the others' time between two tries of its own clock."""
+
+
 @dataclass
 class ChainClock:
-    """The blocks of others this node committed, each with when its proposal arrived."""
+    """The blocks of others this node committed, each with when its proposal arrived, and
+    how its own proposals fared."""
 
     seen: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=RECENT))
     """(block time, this node's clock when its proposal arrived), the newest last."""
+    own_clock_refused: bool = False
+    """The last proposal this node dated by its own clock did not commit."""
+    turns_by_others: int = 0
+    """Proposals dated by the others' time since this node's clock was last tried."""
+    probe_turns: int = FIRST_PROBE_TURNS
+    """How many of those before it is tried again."""
 
     def note_committed(self, time_ms: int, arrived_ms: int) -> None:
         """A block another validator proposed, of time `time_ms`, committed; its proposal
@@ -64,11 +89,29 @@ class ChainClock:
 
     def get_proposal_time(self, now_ms: int) -> int:
         """The time to date a proposal made at `now_ms` by: the others' if this clock is
-        more than AHEAD_MS ahead of them, else its own."""
+        more than AHEAD_MS ahead of them and its last proposal so dated was refused (but
+        for a try of it every `probe_turns`), else its own."""
         others_ms = self.get_time(now_ms)
-        if others_ms is not None and now_ms - others_ms > AHEAD_MS:
-            return others_ms
-        return now_ms
+        if others_ms is None or now_ms - others_ms <= AHEAD_MS or not self.own_clock_refused:
+            return now_ms
+        if self.turns_by_others >= self.probe_turns:
+            return now_ms
+        return others_ms
+
+    def note_proposed(self, by_own_clock: bool) -> None:
+        """This node proposed, dated by its own clock or by the others' time."""
+        if not by_own_clock:
+            self.turns_by_others += 1
+
+    def note_own_outcome(self, committed: bool) -> None:
+        """Whether the last proposal this node dated by its own clock committed."""
+        if committed:
+            self.own_clock_refused, self.probe_turns = False, FIRST_PROBE_TURNS
+        elif self.turns_by_others >= self.probe_turns:  # a try of it, refused
+            self.probe_turns = min(2 * self.probe_turns, MAX_PROBE_TURNS)
+        else:
+            self.own_clock_refused = True
+        self.turns_by_others = 0
 
 
 CLOCK_WARNING_INTERVAL_MS = 60_000

@@ -518,7 +518,7 @@ class Engine:
         )
 
     def _prepare(self, height: int, round_: int, candidates: Sequence[bytes]) -> None:
-        time_ms = max(self._times.date_proposal(self.now_ms()), self.state.prev_time_ms + 1)
+        time_ms = self._times.date_proposal(height, self.now_ms(), self.state.prev_time_ms)
         prepared = self.app.prepare_proposal(height, time_ms, candidates)
         txs = self.config.fit_block(prepared)
         if len(txs) < len(prepared):

@@ -39,6 +39,9 @@ class ProposalTimes:
         self._chain_clock = ChainClock()
         self._arrivals: dict[BlockHeader, int] = {}
         """When each block proposed this height first arrived, on this node's clock."""
+        self._own_clock_proposal: tuple[int, int] | None = None
+        """(height, time) of this node's last proposal dated by its own clock, until a
+        block of that height commits."""
         self._untimely_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
         self._late_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
         self._ahead_warning = WarningInterval(CLOCK_WARNING_INTERVAL_MS)
@@ -88,11 +91,16 @@ class ProposalTimes:
                 timeout_ms, self.stats.late_proposals,
             )  # fmt: skip
 
-    def date_proposal(self, now_ms: int) -> int:
-        """This node's clock, or the others' when it is ahead of theirs: its proposal is
-        then timely to them."""
+    def date_proposal(self, height: int, now_ms: int, parent_ms: int) -> int:
+        """This node's clock, or the others' when it is ahead of theirs (its proposal is
+        then timely to them), and after its parent's time `parent_ms`."""
         dated_ms = self._chain_clock.get_proposal_time(now_ms)
-        if dated_ms != now_ms:
+        by_own_clock = dated_ms == now_ms
+        self._chain_clock.note_proposed(by_own_clock)
+        time_ms = max(dated_ms, parent_ms + 1)
+        if by_own_clock:
+            self._own_clock_proposal = (height, time_ms)
+        else:
             self.stats.proposals_dated_by_others += 1
             if self._ahead_warning.is_due(now_ms):
                 log.warning(
@@ -101,11 +109,19 @@ class ProposalTimes:
                     "start); is its clock set?",
                     now_ms - dated_ms, self.stats.proposals_dated_by_others,
                 )  # fmt: skip
-        return dated_ms
+        return time_ms
 
     def note_committed(self, header: BlockHeader, own_key: bytes | None) -> None:
         """A block committed: one of another proposer's whose proposal this node saw
-        arrive tells the chain clock the others' time."""
+        arrive tells the chain clock the others' time; at the height of this node's last
+        proposal dated by its own clock, whether it was that one."""
+        if self._own_clock_proposal is not None and header.height >= self._own_clock_proposal[0]:
+            if header.height == self._own_clock_proposal[0]:
+                committed = (
+                    header.proposer == own_key and header.time_ms == (self._own_clock_proposal[1])
+                )
+                self._chain_clock.note_own_outcome(committed)
+            self._own_clock_proposal = None
         arrived_ms = self._arrivals.get(header)
         if arrived_ms is not None and header.proposer != own_key:
             self._chain_clock.note_committed(header.time_ms, arrived_ms)

@@ -1,12 +1,20 @@
 """The others' clock as this node measures it (consensus/chain_clock.py): a proposer ahead
-of it dates its proposals by it, one within AHEAD_MS or behind keeps its own."""
+of it, once the others refused a proposal dated by its own clock, dates its proposals by
+it; one within AHEAD_MS or behind, or whose proposals commit, keeps its own."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consensus.chain_clock import AHEAD_MS, RECENT, ChainClock, WarningInterval
+from consensus.chain_clock import (
+    AHEAD_MS,
+    FIRST_PROBE_TURNS,
+    MAX_PROBE_TURNS,
+    RECENT,
+    ChainClock,
+    WarningInterval,
+)
 
 NOW = 1_800_000_000_000
 
@@ -16,14 +24,84 @@ def test_before_any_block_of_the_others_a_proposer_keeps_its_own_clock() -> None
     assert clock.get_time(NOW) is None and clock.get_proposal_time(NOW) == NOW
 
 
-def test_a_clock_30_s_ahead_dates_by_the_others_time_since_their_block_arrived() -> None:
+def refused_once() -> ChainClock:
+    """A clock whose proposal dated by its own clock did not commit."""
     clock = ChainClock()
+    clock.note_proposed(by_own_clock=True)
+    clock.note_own_outcome(committed=False)
+    return clock
+
+
+def test_a_clock_30_s_ahead_dates_by_the_others_time_since_their_block_arrived() -> None:
+    clock = refused_once()
     clock.note_committed(NOW - 30_000, NOW - 200)  # proposed 30 s "ago", arrived 200 ms ago
     assert clock.get_proposal_time(NOW) == NOW - 30_000 + 200
 
 
-def test_a_clock_within_the_margin_or_behind_keeps_its_own() -> None:
+def test_a_clock_that_looks_ahead_keeps_its_own_while_its_proposals_commit() -> None:
+    """A proposal's way here over the margin makes every honest clock look ahead: only a
+    refusal tells a clock that is."""
     clock = ChainClock()
+    clock.note_committed(NOW - 1_500, NOW)
+    assert clock.get_proposal_time(NOW) == NOW
+    clock.note_proposed(by_own_clock=True)
+    clock.note_own_outcome(committed=True)
+    assert clock.get_proposal_time(NOW) == NOW
+
+
+def test_honest_clocks_whose_proposals_come_slowly_keep_the_chain_s_time() -> None:
+    """Four validators, every proposal 1.5 s on its way: each dates its blocks by its own
+    clock, so the chain's time is never further behind than that (dating by the others'
+    estimate, each block its lag behind the last, put it a minute behind in 200
+    heights)."""
+    clocks = [ChainClock() for _ in range(4)]
+    now_ms, way_ms, parent_ms = NOW, 1_500, 0
+    for height in range(1, 201):
+        proposer = clocks[height % 4]
+        dated_ms = proposer.get_proposal_time(now_ms)
+        proposer.note_proposed(dated_ms == now_ms)
+        parent_ms = max(dated_ms, parent_ms + 1)
+        proposer.note_own_outcome(committed=True)
+        now_ms += way_ms
+        for clock in clocks:
+            if clock is not proposer:
+                clock.note_committed(parent_ms, now_ms)
+        assert now_ms - parent_ms == way_ms
+        now_ms += 1_000
+
+
+def test_a_clock_still_ahead_is_tried_again_ever_more_rarely() -> None:
+    clock = refused_once()
+    clock.note_committed(NOW - 30_000, NOW)
+    turns = []
+    for _ in range(FIRST_PROBE_TURNS + 2 * FIRST_PROBE_TURNS + 2):
+        dated_ms = clock.get_proposal_time(NOW)
+        clock.note_proposed(dated_ms == NOW)
+        turns.append(dated_ms == NOW)
+        if dated_ms == NOW:
+            clock.note_own_outcome(committed=False)  # still 30 s ahead: refused
+    tries = [i for i, own in enumerate(turns) if own]
+    assert tries == [FIRST_PROBE_TURNS, 3 * FIRST_PROBE_TURNS + 1]
+    assert clock.probe_turns == 4 * FIRST_PROBE_TURNS
+    for _ in range(10):
+        clock.note_own_outcome(committed=False)
+        clock.turns_by_others = clock.probe_turns
+    assert clock.probe_turns == MAX_PROBE_TURNS
+
+
+def test_a_clock_put_right_is_back_on_its_own_at_its_next_try() -> None:
+    clock = refused_once()
+    clock.note_committed(NOW - 30_000, NOW)
+    for _ in range(FIRST_PROBE_TURNS):
+        clock.note_proposed(clock.get_proposal_time(NOW) == NOW)
+    assert clock.get_proposal_time(NOW) == NOW  # the try
+    clock.note_proposed(by_own_clock=True)
+    clock.note_own_outcome(committed=True)
+    assert not clock.own_clock_refused and clock.get_proposal_time(NOW) == NOW
+
+
+def test_a_clock_within_the_margin_or_behind_keeps_its_own() -> None:
+    clock = refused_once()
     clock.note_committed(NOW - AHEAD_MS, NOW)
     assert clock.get_proposal_time(NOW) == NOW
     clock.note_committed(NOW + 30_000, NOW)  # this node's clock is behind theirs
@@ -31,7 +109,7 @@ def test_a_clock_within_the_margin_or_behind_keeps_its_own() -> None:
 
 
 def test_a_proposer_dating_behind_moves_only_its_own_entry() -> None:
-    clock = ChainClock()
+    clock = refused_once()
     clock.note_committed(NOW - 30_000, NOW - 100)  # an honest proposer's block
     clock.note_committed(NOW - 90_000, NOW - 50)  # one dating its block a minute back
     assert clock.get_proposal_time(NOW) == NOW - 30_000 + 100
@@ -53,7 +131,7 @@ def test_the_estimate_follows_the_last_blocks_only() -> None:
 def test_a_proposal_is_never_dated_ahead_of_its_own_clock_nor_far_below_the_others(
     blocks: list[tuple[int, int]],
 ) -> None:
-    clock = ChainClock()
+    clock = refused_once()
     for offset_ms, age_ms in blocks:
         clock.note_committed(NOW + offset_ms - age_ms, NOW - age_ms)
     dated = clock.get_proposal_time(NOW)
