@@ -69,7 +69,9 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
     """Record kinds by name: a record and its codec."""
     key, address = bytes(range(32)), bytes(range(20))
     signatures = tuple(Attestation(bytes([n]) * 32, bytes([n]) * 64) for n in range(3))
-    deposit = CollateralObservation(8453, address, key, 3, 11, address, 2, address, 10**6)
+    deposit = CollateralObservation(
+        8453, address, key, 3, 11, address, 2, address, 10**6, 1_700_000_000
+    )
     payout = PayoutObservation(8453, address, key, 7, address, 42)
     prices = PriceObservation(
         key, 1 << 40, (("BTC", 6 * 10**10), ("ETH", 3 * 10**9)), (("BTC-PERP", 6 * 10**10),),

@@ -148,6 +148,7 @@ def _observe(deposit: DepositEvent, quanta: int) -> CollateralObservation:
         sub_account=deposit.sub_account,
         token=deposit.token,
         quanta=quanta,
+        block_time_s=deposit.block_time_s,
     )
 
 

@@ -110,11 +110,19 @@ def fetch_deposit_logs(
     return logs
 
 
-def fetch_block_hashes(chain: Chain, numbers: list[int]) -> dict[int, bytes | None]:
-    """Canonical block hash at each height (None where the node has no such block)."""
+@dataclass(frozen=True)
+class ChainBlock:
+    """A canonical block's header, as far as the watcher reads it."""
+
+    hash: bytes
+    time_s: int  # its timestamp, unix seconds
+
+
+def fetch_blocks(chain: Chain, numbers: list[int]) -> dict[int, ChainBlock | None]:
+    """The canonical block at each height (None where the node has no such block)."""
     blocks = chain.batch_request([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
     return {
-        n: None if b is None else bytes.fromhex(b["hash"][2:])
+        n: None if b is None else ChainBlock(bytes.fromhex(b["hash"][2:]), int(b["timestamp"], 16))
         for n, b in zip(numbers, blocks, strict=True)
     }
 
@@ -129,17 +137,19 @@ def scan_final_range(
     operators who want the belt and braces on low-volume chains.
     """
     logs = fetch_deposit_logs(chain, vault, first, last, (DEPOSITED_TOPIC_HEX, WITHDRAWN_TOPIC_HEX))
-    deposits, payouts, blocks = [], [], []
+    blocks = []
     for entry in logs:
-        block = (int(entry["blockNumber"], 16), bytes.fromhex(entry["blockHash"][2:]))
+        block = get_log_block(entry)
         if entry.get("removed"):
             raise ReorgDetected(block[0], block[1], None)
+        blocks.append(block)
+    times = check_canonical_blocks(chain, blocks)
+    deposits, payouts = [], []
+    for entry, (number, _) in zip(logs, blocks, strict=True):
         if entry["topics"][0] == DEPOSITED_TOPIC_HEX:
-            deposits.append(decode_deposit_log(chain.chain_id, entry))
+            deposits.append(decode_deposit_log(chain.chain_id, entry, times[number]))
         else:
             payouts.append(decode_withdrawn_log(chain.chain_id, entry))
-        blocks.append(block)
-    check_canonical_blocks(chain, blocks)
     if verify_receipts:
         check_receipts(chain, deposits)
     return deposits, payouts
@@ -159,17 +169,22 @@ def check_receipts(chain: Chain, deposits: list[DepositEvent]) -> None:
             raise ReorgDetected(deposit.block_number, deposit.block_hash, canonical)
 
 
-def check_canonical_blocks(chain: Chain, blocks: list[tuple[int, bytes]]) -> None:
-    """Raise ReorgDetected unless each (number, hash) is the canonical block at that height."""
-    canonical = fetch_block_hashes(chain, sorted({number for number, _ in blocks}))
+def get_log_block(entry: dict[str, Any]) -> tuple[int, bytes]:
+    """The number and hash of the block a raw log says it is in."""
+    return int(entry["blockNumber"], 16), bytes.fromhex(entry["blockHash"][2:])
+
+
+def check_canonical_blocks(chain: Chain, blocks: list[tuple[int, bytes]]) -> dict[int, int]:
+    """Raise ReorgDetected unless each (number, hash) is the canonical block at that
+    height; the timestamp of each."""
+    canonical = fetch_blocks(chain, sorted({number for number, _ in blocks}))
+    times = {}
     for number, block_hash in blocks:
-        if canonical[number] != block_hash:
-            raise ReorgDetected(number, block_hash, canonical[number])
-
-
-def check_canonical(chain: Chain, deposits: list[DepositEvent]) -> None:
-    """Raise ReorgDetected unless every deposit's block is the canonical one at its height."""
-    check_canonical_blocks(chain, [(d.block_number, d.block_hash) for d in deposits])
+        found = canonical[number]
+        if found is None or found.hash != block_hash:
+            raise ReorgDetected(number, block_hash, None if found is None else found.hash)
+        times[number] = found.time_s
+    return times
 
 
 class DepositNotFinal(WatcherError):
@@ -200,15 +215,23 @@ def fetch_deposit_by_receipt(
     ]
     if not matching:
         raise DepositNotFinal(tx_hash, f"no vault deposit at log index {log_index}")
-    deposit = decode_deposit_log(chain.chain_id, matching[0])
-    check_canonical(chain, [deposit])
-    return deposit
+    block = get_log_block(matching[0])
+    times = check_canonical_blocks(chain, [block])
+    return decode_deposit_log(chain.chain_id, matching[0], times[block[0]])
 
 
 def scan_pending(chain: Chain, vault: bytes, first: int, last: int) -> list[DepositEvent]:
-    return [
-        decode_deposit_log(chain.chain_id, e) for e in fetch_deposit_logs(chain, vault, first, last)
-    ]
+    """Deposits in [first, last], not yet final: a log whose block is no longer the one at
+    its height is left out (orphaned since it was read)."""
+    logs = fetch_deposit_logs(chain, vault, first, last)
+    blocks = fetch_blocks(chain, sorted({get_log_block(e)[0] for e in logs}))
+    deposits = []
+    for entry in logs:
+        number, block_hash = get_log_block(entry)
+        block = blocks[number]
+        if block is not None and block.hash == block_hash:
+            deposits.append(decode_deposit_log(chain.chain_id, entry, block.time_s))
+    return deposits
 
 
 # ---- the watcher task ----------------------------------------------------------

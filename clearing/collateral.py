@@ -15,6 +15,13 @@ payouts out) and credits no deposit that would take it past ``MAX_VAULT_QUANTA``
 a deposit also consumes its nonce uncredited. Whatever the token's supply and quantum,
 no balance or total of it can outgrow the integers the state root encodes, which would
 stop every validator at the same block.
+
+A deposit is credited no earlier than it happened: the observation carries its chain
+block's time, and a block dated before it refuses the credit (``DepositNotYetDue``;
+proposers wait for it, node/bridge/bridge_node.py). A report's reserves are read on
+each chain at the last block no later than the report's time (proofs/reserves.py), so
+every deposit its ledger credited is in the balance read, whatever the validators'
+clocks and however the block times lag the chain's.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from typing import Annotated, ClassVar
 from clearing.assets import MAX_VAULT_QUANTA, CollateralKey
 from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
 from clearing.context import BlockContext
-from clearing.errors import InsufficientCollateral, UnknownCollateral
+from clearing.errors import DepositNotYetDue, InsufficientCollateral, UnknownCollateral
 from clearing.events import Event, EventValue, make_event
 from clearing.replay_protection import (
     check_deposit_nonce,
@@ -37,7 +44,7 @@ from clearing.tx_kind import Priority, Sender, Submitter, TxKind
 from records.declared import Address, ChainId, Declared, Hash, Int, Uint, declare_record
 
 CREDIT_DOMAIN = "collateral-credit"
-OBSERVATION_VERSION = 2  # 2: the vault's deposit nonce; quanta 0 consumes it uncredited
+OBSERVATION_VERSION = 3  # 3: the deposit block's time; 2: the vault's deposit nonce, quanta 0
 MAX_SUB_ACCOUNT = 2**32 - 1
 SubAccountId = Annotated[int, Int(0, MAX_SUB_ACCOUNT)]
 
@@ -49,8 +56,8 @@ class CollateralObservation(Declared):
     ``member`` (0: not creditable, the nonce is only consumed).
 
     Wire form ``[OBSERVATION_VERSION, chain_id, vault, tx_hash, log_index,
-    deposit_nonce, member, sub_account, token, quanta]``; it is also what
-    validators sign, so a version-1 signature never verifies as version 2."""
+    deposit_nonce, member, sub_account, token, quanta, block_time_s]``; it is also what
+    validators sign, so an older version's signature never verifies as this one."""
 
     chain_id: ChainId
     vault: Address
@@ -61,6 +68,7 @@ class CollateralObservation(Declared):
     sub_account: SubAccountId
     token: Address
     quanta: Uint
+    block_time_s: Uint  # the timestamp of the deposit's chain block, unix seconds
 
     @property
     def key(self) -> tuple[int, bytes, int]:
@@ -86,6 +94,7 @@ def process_collateral_credit(
     Zero quanta (a deposit the bridge cannot credit), or more than the vault has room for
     in the ledger, only consumes the nonce: the tokens stay in the vault, uncredited."""
     check_collateral_credit(state, ctx.chain_id, tx)
+    check_deposit_due(tx.observation, ctx.time_ms)
     obs = tx.observation
     record_deposit_nonce(state.deposit_nonces, obs.chain_id, obs.vault, obs.deposit_nonce)
     deposit = get_deposit_fields(obs)
@@ -119,6 +128,20 @@ def check_collateral_credit(state: ClearingState, chain_id: int, tx: CollateralC
     verify_quorum_attestations(
         state.validators, state.total_power, tx.attestations, obs.signing_bytes(chain_id)
     )
+
+
+def check_deposit_due(obs: CollateralObservation, block_time_ms: int) -> None:
+    """The deposit's chain block is no later than the block crediting it. Checked in the
+    block, not on admission: a credit early for one block is due in a later one."""
+    if not is_deposit_due(obs, block_time_ms):
+        raise DepositNotYetDue(
+            obs.chain_id, obs.vault, obs.deposit_nonce, obs.block_time_s, block_time_ms
+        )
+
+
+def is_deposit_due(obs: CollateralObservation, block_time_ms: int) -> bool:
+    """Whether a block of time ``block_time_ms`` may credit the deposit."""
+    return obs.block_time_s * 1000 <= block_time_ms
 
 
 def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:

@@ -218,6 +218,20 @@ class DuplicateCredit(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class DepositNotYetDue(InvalidTransaction):
+    """Deposit ``deposit_nonce`` of ``vault`` on ``chain_id`` is in a chain block of time
+    ``deposit_time_s`` (unix seconds), later than the block time ``block_time_ms``: a
+    ledger crediting it earlier would hold collateral the vault, read at the chain's
+    last block no later than a report's time, does not show."""
+
+    chain_id: int
+    vault: bytes
+    deposit_nonce: int
+    deposit_time_s: int
+    block_time_ms: int
+
+
+@dataclass(eq=False)
 class InsufficientCollateral(InvalidTransaction):
     member: bytes
     sub_account: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -72,11 +72,25 @@ class Sandbox:
         )
 
     def apply(
-        self, txs: Sequence[TxRecord | bytes], evidence: tuple[Equivocation, ...] = ()
+        self,
+        txs: Sequence[TxRecord | bytes],
+        evidence: tuple[Equivocation, ...] = (),
+        time_ms: int | None = None,
     ) -> BlockResult:
-        """A block of ``txs``, committing ``evidence`` (equivocations consensus verified)."""
+        """A block of ``txs``, committing ``evidence`` (equivocations consensus verified),
+        dated ``time_ms`` (default the interval after the last block)."""
         raw = [tx if isinstance(tx, bytes) else encode_tx(tx) for tx in txs]
-        return process_block(self.state, self.next_context(evidence), raw)
+        ctx = self.next_context(evidence)
+        if time_ms is not None:
+            ctx = replace(ctx, time_ms=time_ms)
+        return process_block(self.state, ctx, raw)
+
+    def get_credit_time(self, credits: Sequence[CollateralCredit]) -> int:
+        """The next block's time, or the latest deposit's of ``credits`` if later: what a
+        proposer waits for to credit deposits of a chain (an anvil chain's blocks keep the
+        wall clock's time, this sandbox's go a second apart from its genesis)."""
+        deposits_ms = [c.observation.block_time_s * 1000 for c in credits]
+        return max([self.next_context().time_ms, *deposits_ms])
 
     def get_times(self) -> tuple[int, int]:
         """The times of the requests this sandbox signs, ``(issued_at_ms, expires_ms)``:
@@ -106,14 +120,18 @@ class Sandbox:
         quanta: int,
         sub_account: int = 0,
         signers: int | None = None,
+        deposit_time_s: int | None = None,
     ) -> CollateralCredit:
-        """A deposit attested by the first ``signers`` validators (default all)."""
+        """A deposit attested by the first ``signers`` validators (default all), in a chain
+        block of time ``deposit_time_s`` (default the last block's: due in the next)."""
         self.next_log_index += 1
         tx_hash = hashlib.sha256(b"deposit" + self.next_log_index.to_bytes(8, "big")).digest()
         nonce = self.deposit_nonces[token[0]] = self.deposit_nonces.get(token[0], 0) + 1
+        if deposit_time_s is None:
+            deposit_time_s = self.state.time_ms // 1000
         obs = CollateralObservation(
             token[0], VAULT, tx_hash, self.next_log_index, nonce, member, sub_account, token[1],
-            quanta,
+            quanta, deposit_time_s,
         )  # fmt: skip
         return CollateralCredit(obs, self.attest(CREDIT_DOMAIN, obs.to_fields(), signers))
 

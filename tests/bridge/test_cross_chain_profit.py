@@ -80,7 +80,8 @@ class Bridge:
             _, signed, _ = sign_new_deposits(self.store, 0, tokens, key, self.box.chain_id)
             for observation in signed:
                 pool.add(SignedObservation.decode(observation.encode()))
-        block = self.box.apply(list(pool.get_ready_credits()))
+        credits = pool.get_ready_credits()
+        block = self.box.apply(credits, time_ms=self.box.get_credit_time(credits))
         assert all(r.is_ok() for r in block.tx_results), block.tx_results
 
     async def pay(self, record: WithdrawalRecord, evm_set: EvmValidatorSet) -> None:

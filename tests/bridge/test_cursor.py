@@ -23,6 +23,7 @@ def make_deposit(chain_id: int, block: int) -> DepositEvent:
         log_index=0,
         block_number=block,
         block_hash=bytes(32),
+        block_time_s=block,
         member=bytes(20),
         sub_account=0,
         token=bytes(20),

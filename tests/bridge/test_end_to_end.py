@@ -99,7 +99,7 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
                 pool.add(SignedObservation.decode(observation.encode()))
         credit, native = pool.get_ready_credits()  # by vault nonce: 1, 2
         assert (native.observation.deposit_nonce, native.observation.quanta) == (2, 0)
-        first = box.apply([credit, native])
+        first = box.apply([credit, native], time_ms=box.get_credit_time([credit, native]))
         assert [r.code for r in first.tx_results] == ["ok", "ok"]
         assert first.tx_results[1].events[0].kind == "collateral_not_credited"
         assert box.state.deposit_nonces[(CHAIN_ID, credit.observation.vault)].through == 2

@@ -23,9 +23,10 @@ from bridge.watcher import (
     ReorgDetected,
     Watcher,
     WatcherConfig,
-    check_canonical,
+    check_canonical_blocks,
     check_receipts,
     fetch_deposit_logs,
+    get_log_block,
 )
 from tests.bridge.conftest import make_set, make_validators
 
@@ -113,6 +114,9 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
             first = await stored.receive(5)
             # One more deposit per chain after finality: earlier ones must not come again.
             send_native_deposits(chain_a, vault_a, [member(9)])
+            # a chain block dated ahead: its deposit carries the block's time, not a clock's
+            ahead_s = chain_b.w3.eth.get_block("latest")["timestamp"] + 1_000
+            chain_b.w3.provider.make_request("evm_setNextBlockTimestamp", [ahead_s])
             send_native_deposits(chain_b, vault_b, [member(9)])
             finalize(chain_a)
             mine(chain_b, 5)
@@ -130,6 +134,11 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
             (member(8), NATIVE, 5),
         }
         assert [e.member for e in later] == [member(9), member(9)]
+        chains = {31_201: chain_a, 31_202: chain_b}
+        for event in first + later:
+            block = chains[event.chain_id].w3.eth.get_block(event.block_number)
+            assert event.block_time_s == block["timestamp"]
+        assert by_chain[31_202][-1].block_time_s == ahead_s
         assert store.count_deposits(31_201) == 4 and store.count_deposits(31_202) == 3
         assert len({e.key for e in first + later}) == 7
     finally:
@@ -184,9 +193,9 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         mine(chain, 3)
         await watcher.step()
         assert watcher.status.pending == {} and watcher.status.orphaned == 1
-        stale = decode_deposit_log(chain.chain_id, stale_log[-1])
+        stale = decode_deposit_log(chain.chain_id, stale_log[-1], 0)
         with pytest.raises(ReorgDetected):  # a stale log never passes the canonical check
-            check_canonical(chain, [stale])
+            check_canonical_blocks(chain, [get_log_block(stale_log[-1])])
         with pytest.raises(ReorgDetected):  # nor the receipt check (no receipt any more)
             check_receipts(chain, [stale])
 

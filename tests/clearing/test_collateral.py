@@ -6,11 +6,14 @@ from clearing.assets import MAX_VAULT_QUANTA
 from clearing.attestation import Attestation
 from clearing.collateral import (
     check_collateral_debit,
+    check_deposit_due,
     count_vault_quanta,
     get_collateral_quanta,
     get_pending_withdrawal_quanta,
+    is_credited,
+    is_deposit_due,
 )
-from clearing.errors import InsufficientCollateral
+from clearing.errors import DepositNotYetDue, InsufficientCollateral
 from clearing.published_ledger import PublishedLedger
 from clearing.state import SubAccount
 from clearing.transition.root import (
@@ -34,6 +37,31 @@ def test_attested_deposit_credits_quanta_once() -> None:
     code, detail = only_result(again)
     assert code == "DuplicateCredit" and "deposit_nonce=1" in detail
     assert box.state.members[ALICE.address].sub_accounts[3].collateral == {WETH: 2_000_000}
+
+
+def test_a_deposit_is_credited_no_earlier_than_its_chain_block() -> None:
+    """A block dated before the deposit's chain block refuses the credit and changes
+    nothing; the first block at or after it credits it."""
+    box = new_sandbox()
+    deposit_s = box.next_context().time_ms // 1000 + 3
+    credit = box.credit(ALICE.address, USDC, 5, deposit_time_s=deposit_s)
+    while box.next_context().time_ms < deposit_s * 1000:
+        early_ms = box.next_context().time_ms
+        detail = assert_rejected(box, credit, "DepositNotYetDue")
+        assert f"deposit_time_s={deposit_s}" in detail and f"block_time_ms={early_ms}" in detail
+        assert not is_credited(box.state, credit.observation.key)
+    assert box.next_context().time_ms == deposit_s * 1000  # the sandbox's blocks: 1 s apart
+    assert only_result(box.apply([credit])) == ("ok", "")
+    assert box.state.members[ALICE.address].sub_accounts[0].collateral == {USDC: 5}
+
+
+def test_a_deposit_is_due_from_its_block_s_whole_second() -> None:
+    observation = new_sandbox().credit(ALICE.address, USDC, 5, deposit_time_s=7).observation
+    assert [is_deposit_due(observation, t) for t in (6_999, 7_000, 7_001)] == [False, True, True]
+    with pytest.raises(DepositNotYetDue) as early:
+        check_deposit_due(observation, 6_999)
+    assert (early.value.deposit_time_s, early.value.block_time_ms) == (7, 6_999)
+    assert early.value.deposit_nonce == observation.deposit_nonce
 
 
 def test_deposit_without_quorum_is_rejected() -> None:

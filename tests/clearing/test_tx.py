@@ -85,10 +85,10 @@ BAD = [
         pack([TX_VERSION, 6, [[b"\x00" * 32, 1, [["b", 1], ["a", 1]], [], b"\x00" * 64]]]),
         "increasing",
     ),
-    (pack([TX_VERSION, 3, [1, b"", b"", 0, b"", 0, b"", 1], []]), "version 1 is not 2"),  # v1
-    (pack([TX_VERSION, 3, [3, 1, b"", b"", 0, 1, b"", 0, b"", 1], []]), "version 3 is not 2"),
-    (pack([TX_VERSION, 3, [2, 1], []]), "expected 10 fields"),
-    (pack([TX_VERSION, 3, [2, 1, b"", b"", 0, 1, b"", 0, b"", 1], [[b"", b""]]]), "20 bytes"),
+    (pack([TX_VERSION, 3, [1, b"", b"", 0, b"", 0, b"", 1], []]), "version 1 is not 3"),  # v1
+    (pack([TX_VERSION, 3, [2, 1, b"", b"", 0, 1, b"", 0, b"", 1], []]), "version 2 is not 3"),
+    (pack([TX_VERSION, 3, [3, 1], []]), "expected 11 fields"),
+    (pack([TX_VERSION, 3, [3, 1, b"", b"", 0, 1, b"", 0, b"", 1, 0], [[b"", b""]]]), "20 bytes"),
 ]
 
 

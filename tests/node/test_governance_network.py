@@ -153,7 +153,16 @@ async def test_a_cli_proposal_executes_and_the_bridge_it_adds_is_credited_once(
         await wait_for("every node's API", lambda: all(get(h, "/v1/status")["height"] >= 2
                                                        for h in homes))  # fmt: skip
         observation = CollateralObservation(
-            CHAIN, bytes([9]) * 20, bytes([1]) * 32, 0, 1, DEPOSITOR.address, 0, TOKEN, 5_000_000
+            CHAIN,
+            bytes([9]) * 20,
+            bytes([1]) * 32,
+            0,
+            1,
+            DEPOSITOR.address,
+            0,
+            TOKEN,
+            5_000_000,
+            int(time.time()),
         )
         event = sign_external_event(BRIDGE_KEY, chain_id, observation).encode()
         refused = post_event(homes[0], event)

@@ -122,7 +122,9 @@ ATTESTATIONS = (Attestation(KEY, SIGNATURE), Attestation(NEW_KEY, bytes(64)))
 BATCH_TIMES = (1_795_219_380_000, 1_795_219_500_000)  # issued, expires
 PAYOUT = PayoutObservation(8453, VAULT, HASH, 7, MEMBER, 42)
 EXPIRY = ExpiryObservation(8453, VAULT, MEMBER, 42, 19_000_000, 1_795_219_500)
-DEPOSIT = CollateralObservation(8453, VAULT, HASH, 3, 11, MEMBER, 2, TOKEN, 1_000_000)
+DEPOSIT = CollateralObservation(
+    8453, VAULT, HASH, 3, 11, MEMBER, 2, TOKEN, 1_000_000, 1_700_000_000
+)
 PRICES = PriceObservation(
     KEY, 1_795_219_500_000, (("BTC", 60_000_000_000), ("ETH", 3_000_000_000)),
     (("BTC-PERP", 60_100_000_000),), SIGNATURE,
@@ -270,7 +272,9 @@ def make_vectors() -> dict[str, Vector]:
 def make_bridge_vectors() -> dict[str, Vector]:
     """The bridge's versioned records (``[version, fields...]``), uint256s as 32 bytes."""
     records: list[Any] = [
-        DepositEvent(8453, VAULT, HASH, 3, 19_000_000, KEY, MEMBER, 2, TOKEN, UINT256, 11),
+        DepositEvent(
+            8453, VAULT, HASH, 3, 19_000_000, KEY, 1_700_000_000, MEMBER, 2, TOKEN, UINT256, 11
+        ),
         WithdrawalSignature(
             WithdrawalAuthorization(8453, VAULT, 4, MEMBER, TOKEN, UINT256, OTHER, 42, BIG),
             EVM_SIGNATURE,

@@ -155,7 +155,7 @@ async def test_refusals_are_typed_and_carry_the_nodes_reason(live: LiveNetwork) 
         # a credit nobody attested: its signatures are what the node checks, not the sender
         observation = CollateralObservation(
             EVM_CHAIN_ID, live.vault_address, b"\x01" * 32, 0, 10**6, member.address, 0,
-            live.tokens["USDC"], 1,
+            live.tokens["USDC"], 1, 0,
         )  # fmt: skip
         with pytest.raises(Rejected) as unattested:
             await client.submit_bridge_event(CollateralCredit(observation, ()))

@@ -113,6 +113,7 @@ def make_observation(
         sub_account=0,
         token=get_usdc(genesis),
         quanta=quanta,
+        block_time_s=0,
     )
 
 

@@ -195,6 +195,7 @@ async def check_forged_observation_refused(
         sub_account=0,
         token=token,
         quanta=10**9,
+        block_time_s=0,
     )
     own = sign_observation(derive_ed25519_key("mallory"), genesis_check.chain_id, forged)
     validator = genesis_check.state().genesis.validators[0].pubkey

@@ -17,6 +17,7 @@ from bridge.rotation import Rotation, compute_target_set, get_consensus_set, sig
 from bridge.validators import EvmValidatorSet
 from clearing.attestation import sign_attestation, verify_quorum_attestations
 from clearing.state import ClearingState, initialize_state
+from clearing.transition.tx import decode_tx
 from clearing.withdrawal_expiry import EXPIRED_DOMAIN
 from node.bridge.bridge_node import BridgeNode
 from node.bridge.gossip import ExpiryAttestation, PayoutAttestation, encode_message
@@ -89,6 +90,18 @@ async def test_a_validator_never_gossips_a_second_content_for_one_deposit(
     assert (
         "own observation not gossiped" in caplog.text and "quanta 5 kept, 6 refused" in caplog.text
     )
+
+
+def test_a_credit_is_proposed_once_the_proposal_is_dated_at_its_deposit() -> None:
+    """A proposal dated before the deposit's chain block leaves its credit out (the block
+    would refuse it), and the first one dated at or after it carries it."""
+    node, _ = make_node([])
+    observation = dataclasses.replace(make_observation(GENESIS), block_time_s=100)
+    for key in CONSENSUS_KEYS:
+        assert node.pool(sign_observation(key, NET, observation))
+    assert node.propose(1, 99_999) == []
+    (credit,) = node.propose(2, 100_000)
+    assert decode_tx(credit).observation == observation  # type: ignore[union-attr]
 
 
 async def test_a_peers_equivocation_is_logged_with_both_and_not_pooled(
