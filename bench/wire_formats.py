@@ -72,7 +72,7 @@ def make_records(batch: TradeBatch) -> dict[str, tuple[Any, Codec]]:
     deposit = CollateralObservation(
         8453, address, key, 3, 11, address, 2, address, 10**6, 1_700_000_000
     )
-    payout = PayoutObservation(8453, address, key, 7, address, 42)
+    payout = PayoutObservation(8453, address, key, 7, address, 42, 1_700_000_000)
     prices = PriceObservation(
         key, 1 << 40, (("BTC", 6 * 10**10), ("ETH", 3 * 10**9)), (("BTC-PERP", 6 * 10**10),),
         bytes(64),

@@ -21,8 +21,10 @@ from records.codec import DecodeError
 WITHDRAWN_TOPIC_HEX = "0x" + keccak(text="Withdrawn(uint256,address,address,uint256,address)").hex()
 
 
-def decode_withdrawn_log(chain_id: int, log: dict[str, Any]) -> PayoutObservation:
-    """Clearing's record of one raw Withdrawn log."""
+def decode_withdrawn_log(
+    chain_id: int, log: dict[str, Any], block_time_s: int
+) -> PayoutObservation:
+    """Clearing's record of one raw Withdrawn log, in a block of timestamp `block_time_s`."""
     topics = log.get("topics", [])
     if len(topics) != 4 or topics[0] != WITHDRAWN_TOPIC_HEX:
         raise DecodeError("Withdrawn log", f"unexpected topics {topics}")
@@ -33,6 +35,7 @@ def decode_withdrawn_log(chain_id: int, log: dict[str, Any]) -> PayoutObservatio
         log_index=int(log["logIndex"], 16),
         member=bytes.fromhex(topics[2][-40:]),
         nonce=int(topics[1], 16),
+        block_time_s=block_time_s,
     )
 
 

@@ -149,7 +149,7 @@ def scan_final_range(
         if entry["topics"][0] == DEPOSITED_TOPIC_HEX:
             deposits.append(decode_deposit_log(chain.chain_id, entry, times[number]))
         else:
-            payouts.append(decode_withdrawn_log(chain.chain_id, entry))
+            payouts.append(decode_withdrawn_log(chain.chain_id, entry, times[number]))
     if verify_receipts:
         check_receipts(chain, deposits)
     return deposits, payouts

@@ -18,10 +18,11 @@ stop every validator at the same block.
 
 A deposit is credited no earlier than it happened: the observation carries its chain
 block's time, and a block dated before it refuses the credit (``DepositNotYetDue``;
-proposers wait for it, node/bridge/bridge_node.py). A report's reserves are read on
-each chain at the last block no later than the report's time (proofs/reserves.py), so
-every deposit its ledger credited is in the balance read, whatever the validators'
-clocks and however the block times lag the chain's.
+proposers wait for it, node/bridge/bridge_node.py; a payout is seen the same way,
+clearing/transition/withdrawal.py). A report's reserves are read on each chain at the
+last block no later than the report's time (proofs/reserves.py), so every deposit its
+ledger credited is in the balance read, whatever the validators' clocks and however the
+block times lag the chain's.
 """
 
 from __future__ import annotations
@@ -133,15 +134,18 @@ def check_collateral_credit(state: ClearingState, chain_id: int, tx: CollateralC
 def check_deposit_due(obs: CollateralObservation, block_time_ms: int) -> None:
     """The deposit's chain block is no later than the block crediting it. Checked in the
     block, not on admission: a credit early for one block is due in a later one."""
-    if not is_deposit_due(obs, block_time_ms):
+    if not is_chain_event_due(obs.block_time_s, block_time_ms):
         raise DepositNotYetDue(
             obs.chain_id, obs.vault, obs.deposit_nonce, obs.block_time_s, block_time_ms
         )
 
 
-def is_deposit_due(obs: CollateralObservation, block_time_ms: int) -> bool:
-    """Whether a block of time ``block_time_ms`` may credit the deposit."""
-    return obs.block_time_s * 1000 <= block_time_ms
+def is_chain_event_due(event_time_s: int, block_time_ms: int) -> bool:
+    """Whether a block of time ``block_time_ms`` may take in what a chain block of time
+    ``event_time_s`` (unix seconds) did: a deposit, a payout. A report's reserves are
+    read at the chain's last block no later than the report's time, which must show
+    everything its ledger took in."""
+    return event_time_s * 1000 <= block_time_ms
 
 
 def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:

@@ -232,6 +232,20 @@ class DepositNotYetDue(InvalidTransaction):
 
 
 @dataclass(eq=False)
+class PayoutNotYetDue(InvalidTransaction):
+    """The vault paid withdrawal ``nonce`` of ``member`` on ``chain_id`` in a chain block
+    of time ``payout_time_s`` (unix seconds), later than the block time ``block_time_ms``:
+    a ledger seeing it paid earlier would count a payout the vault, read at the chain's
+    last block no later than a report's time, has not made."""
+
+    chain_id: int
+    member: bytes
+    nonce: int
+    payout_time_s: int
+    block_time_ms: int
+
+
+@dataclass(eq=False)
 class InsufficientCollateral(InvalidTransaction):
     member: bytes
     sub_account: int

@@ -85,12 +85,13 @@ class Sandbox:
             ctx = replace(ctx, time_ms=time_ms)
         return process_block(self.state, ctx, raw)
 
-    def get_credit_time(self, credits: Sequence[CollateralCredit]) -> int:
-        """The next block's time, or the latest deposit's of ``credits`` if later: what a
-        proposer waits for to credit deposits of a chain (an anvil chain's blocks keep the
-        wall clock's time, this sandbox's go a second apart from its genesis)."""
-        deposits_ms = [c.observation.block_time_s * 1000 for c in credits]
-        return max([self.next_context().time_ms, *deposits_ms])
+    def get_due_time(self, observed: Sequence[CollateralCredit | WithdrawalPaid]) -> int:
+        """The next block's time, or the latest chain block's of what ``observed`` saw
+        (deposits, payouts) if later: what a proposer waits for to take them in (an anvil
+        chain's blocks keep the wall clock's time, this sandbox's go a second apart from its
+        genesis)."""
+        chain_ms = [tx.observation.block_time_s * 1000 for tx in observed]
+        return max([self.next_context().time_ms, *chain_ms])
 
     def get_times(self) -> tuple[int, int]:
         """The times of the requests this sandbox signs, ``(issued_at_ms, expires_ms)``:
@@ -196,12 +197,22 @@ class Sandbox:
         )
 
     def paid(
-        self, member: bytes, nonce: int, chain_id: int, signers: int | None = None
+        self,
+        member: bytes,
+        nonce: int,
+        chain_id: int,
+        signers: int | None = None,
+        payout_time_s: int | None = None,
     ) -> WithdrawalPaid:
-        """The vault's payout of ``(member, nonce)``, attested by the validators."""
+        """The vault's payout of ``(member, nonce)``, attested by the validators, in a chain
+        block of time ``payout_time_s`` (default the last block's: due in the next)."""
         self.next_log_index += 1
         tx_hash = hashlib.sha256(b"payout" + self.next_log_index.to_bytes(8, "big")).digest()
-        obs = PayoutObservation(chain_id, VAULT, tx_hash, self.next_log_index, member, nonce)
+        if payout_time_s is None:
+            payout_time_s = self.state.time_ms // 1000
+        obs = PayoutObservation(
+            chain_id, VAULT, tx_hash, self.next_log_index, member, nonce, payout_time_s
+        )
         return WithdrawalPaid(obs, self.attest(PAID_DOMAIN, obs.to_fields(), signers))
 
     def expired(

@@ -27,10 +27,20 @@ from typing import Annotated, ClassVar
 
 from clearing.assets import CollateralKey, CollateralToken
 from clearing.attestation import Attestations, compute_signing_bytes, verify_quorum_attestations
-from clearing.collateral import check_collateral_debit, decrease_collateral, decrease_vault_quanta
+from clearing.collateral import (
+    check_collateral_debit,
+    decrease_collateral,
+    decrease_vault_quanta,
+    is_chain_event_due,
+)
 from clearing.context import BlockContext
 from clearing.default.house import check_withdrawals_open
-from clearing.errors import InsufficientCash, InsufficientReserve, UnknownCollateral
+from clearing.errors import (
+    InsufficientCash,
+    InsufficientReserve,
+    PayoutNotYetDue,
+    UnknownCollateral,
+)
 from clearing.events import Event, make_event
 from clearing.member_authorisation import (
     check_member_signed,
@@ -179,7 +189,8 @@ PAID_DOMAIN = "withdrawal-paid"
 @declare_record
 @dataclass(frozen=True, slots=True)
 class PayoutObservation(Declared):
-    """The vault's ``Withdrawn(nonce, member, ...)`` log seen on ``chain_id``."""
+    """The vault's ``Withdrawn(nonce, member, ...)`` log seen on ``chain_id``, in a chain
+    block of time ``block_time_s``: no block dated earlier sees it paid."""
 
     chain_id: ChainId
     vault: Address
@@ -187,6 +198,7 @@ class PayoutObservation(Declared):
     log_index: Uint
     member: Address
     nonce: Uint
+    block_time_s: Uint  # the timestamp of the log's chain block, unix seconds
 
     def signing_bytes(self, chain_id: int) -> bytes:
         return compute_signing_bytes(PAID_DOMAIN, chain_id, self.to_fields())
@@ -212,11 +224,20 @@ def check_withdrawal_paid(
     return record
 
 
+def check_payout_due(obs: PayoutObservation, block_time_ms: int) -> None:
+    """The payout's chain block is no later than the block seeing it. Checked in the
+    block, not on admission, as a deposit's is (clearing/collateral.py)."""
+    if not is_chain_event_due(obs.block_time_s, block_time_ms):
+        raise PayoutNotYetDue(obs.chain_id, obs.member, obs.nonce, obs.block_time_s, block_time_ms)
+
+
 def process_withdrawal_paid(
     state: ClearingState, ctx: BlockContext, tx: WithdrawalPaid
 ) -> list[Event]:
-    """Forget a pending withdrawal once a quorum attests the vault paid it."""
+    """Forget a pending withdrawal once a quorum attests the vault paid it, in a chain
+    block no later than this block."""
     record = check_withdrawal_paid(state, ctx.chain_id, tx)
+    check_payout_due(tx.observation, ctx.time_ms)
     obs = tx.observation
     del state.pending_withdrawals[(obs.member, obs.nonce)]
     key = (record.chain_id, record.token)

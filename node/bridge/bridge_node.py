@@ -39,7 +39,7 @@ from bridge.rotation import RotationSignature, get_consensus_set
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
-from clearing.collateral import CollateralObservation, is_credited, is_deposit_due
+from clearing.collateral import CollateralObservation, is_chain_event_due, is_credited
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
 from clearing.transition.tx import encode_tx
@@ -347,16 +347,21 @@ class BridgeNode:
 
     def propose(self, height: int, time_ms: int) -> list[bytes]:
         """Quorum-carrying credits, payouts and expiries the committed state has not
-        settled; a credit once the proposal's time is past its deposit's block's (the
-        block would refuse it before: clearing/collateral.py)."""
+        settled; a credit or a payout once the proposal's time is past its chain block's
+        (the block would refuse it before: clearing/collateral.py)."""
         state = self.ctx.state
         txs = [
             encode_tx(credit)
             for credit in self.credits.get_ready_credits()
             if not self.is_credited(credit.observation.key)
-            and is_deposit_due(credit.observation, time_ms)
+            and is_chain_event_due(credit.observation.block_time_s, time_ms)
         ]
-        for cleared in [*self.payouts.get_ready(), *self.expiries.get_ready()]:
+        payouts = [
+            paid
+            for paid in self.payouts.get_ready()
+            if is_chain_event_due(paid.observation.block_time_s, time_ms)
+        ]
+        for cleared in [*payouts, *self.expiries.get_ready()]:
             o = cleared.observation
             record = state.pending_withdrawals.get((o.member, o.nonce))
             if record is not None and record.chain_id == o.chain_id:

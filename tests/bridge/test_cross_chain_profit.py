@@ -81,7 +81,7 @@ class Bridge:
             for observation in signed:
                 pool.add(SignedObservation.decode(observation.encode()))
         credits = pool.get_ready_credits()
-        block = self.box.apply(credits, time_ms=self.box.get_credit_time(credits))
+        block = self.box.apply(credits, time_ms=self.box.get_due_time(credits))
         assert all(r.is_ok() for r in block.tx_results), block.tx_results
 
     async def pay(self, record: WithdrawalRecord, evm_set: EvmValidatorSet) -> None:
@@ -98,7 +98,8 @@ class Bridge:
         payouts = [sign_new_payouts(self.store, 0, k, self.box.chain_id)[1]
                    for k in self.box.validator_keys]  # fmt: skip
         observation = payouts[0][0][0]
-        paid = self.box.apply([WithdrawalPaid(observation, tuple(p[0][1] for p in payouts))])
+        paid_tx = WithdrawalPaid(observation, tuple(p[0][1] for p in payouts))
+        paid = self.box.apply([paid_tx], time_ms=self.box.get_due_time([paid_tx]))
         assert paid.tx_results[0].is_ok(), paid.tx_results[0].detail
 
     def balance(self, symbol: str, owner: bytes) -> int:

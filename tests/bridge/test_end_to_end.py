@@ -99,7 +99,7 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
                 pool.add(SignedObservation.decode(observation.encode()))
         credit, native = pool.get_ready_credits()  # by vault nonce: 1, 2
         assert (native.observation.deposit_nonce, native.observation.quanta) == (2, 0)
-        first = box.apply([credit, native], time_ms=box.get_credit_time([credit, native]))
+        first = box.apply([credit, native], time_ms=box.get_due_time([credit, native]))
         assert [r.code for r in first.tx_results] == ["ok", "ok"]
         assert first.tx_results[1].events[0].kind == "collateral_not_credited"
         assert box.state.deposit_nonces[(CHAIN_ID, credit.observation.vault)].through == 2
@@ -144,7 +144,8 @@ async def test_deposit_credit_withdraw_payout_round_trip(tmp_path: Path) -> None
         payout = signed_payouts[0][0][0]
         assert (payout.member, payout.nonce) == (record.member, record.nonce)
         attestations = tuple(batch[0][1] for batch in signed_payouts)
-        paid = box.apply([WithdrawalPaid(payout, attestations)])
+        paid_tx = WithdrawalPaid(payout, attestations)
+        paid = box.apply([paid_tx], time_ms=box.get_due_time([paid_tx]))
         assert paid.tx_results[0].code == "ok", paid.tx_results[0].detail
         assert box.state.pending_withdrawals == {}
 

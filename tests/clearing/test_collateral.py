@@ -10,8 +10,8 @@ from clearing.collateral import (
     count_vault_quanta,
     get_collateral_quanta,
     get_pending_withdrawal_quanta,
+    is_chain_event_due,
     is_credited,
-    is_deposit_due,
 )
 from clearing.errors import DepositNotYetDue, InsufficientCollateral
 from clearing.published_ledger import PublishedLedger
@@ -57,7 +57,7 @@ def test_a_deposit_is_credited_no_earlier_than_its_chain_block() -> None:
 
 def test_a_deposit_is_due_from_its_block_s_whole_second() -> None:
     observation = new_sandbox().credit(ALICE.address, USDC, 5, deposit_time_s=7).observation
-    assert [is_deposit_due(observation, t) for t in (6_999, 7_000, 7_001)] == [False, True, True]
+    assert [is_chain_event_due(7, t) for t in (6_999, 7_000, 7_001)] == [False, True, True]
     with pytest.raises(DepositNotYetDue) as early:
         check_deposit_due(observation, 6_999)
     assert (early.value.deposit_time_s, early.value.block_time_ms) == (7, 6_999)

@@ -23,7 +23,7 @@ from clearing.transition.root import (
 )
 from devnet.sandbox import Sandbox
 from records.codec import DecodeError
-from tests.clearing.support import ALICE, BOB, USDC, WETH, new_sandbox, only_result
+from tests.clearing.support import ALICE, BOB, USDC, WETH, assert_rejected, new_sandbox, only_result
 
 
 def ledger_of(box: Sandbox) -> PublishedLedger:
@@ -46,6 +46,25 @@ def test_a_withdrawal_moves_from_collateral_to_pending_then_to_paid() -> None:
     )  # fmt: skip
     assert by_key(ledger_of(box))[WETH] == (650, 0, 0, 400)
     assert compute_state_root(box.state) == compute_state_root_from_scratch(box.state)
+
+
+def test_a_payout_is_seen_no_earlier_than_its_chain_block() -> None:
+    """A block dated before the vault's payout refuses it and changes nothing: the
+    withdrawal stays pending (its tokens still in the vault read at that time)."""
+    box = new_sandbox()
+    box.apply([box.credit(ALICE.address, WETH, 1_000)])
+    tx = box.withdraw(ALICE, WETH, 400)
+    box.apply([tx])
+    payout_s = box.next_context().time_ms // 1000 + 2
+    paid = box.paid(ALICE.address, tx.nonce, WETH[0], payout_time_s=payout_s)
+    early_ms = box.next_context().time_ms
+    detail = assert_rejected(box, paid, "PayoutNotYetDue")
+    assert f"payout_time_s={payout_s}" in detail and f"block_time_ms={early_ms}" in detail
+    assert by_key(ledger_of(box))[WETH] == (600, 400, 0, 0)
+    box.apply([])
+    assert box.next_context().time_ms == payout_s * 1000
+    assert only_result(box.apply([paid])) == ("ok", "")
+    assert by_key(ledger_of(box))[WETH] == (600, 0, 0, 400)
 
 
 @given(credits=st.lists(st.tuples(st.booleans(), st.integers(1, 10**6)), max_size=6),

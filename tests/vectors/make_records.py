@@ -120,7 +120,7 @@ def change_vector(record: Any) -> Vector:
 
 ATTESTATIONS = (Attestation(KEY, SIGNATURE), Attestation(NEW_KEY, bytes(64)))
 BATCH_TIMES = (1_795_219_380_000, 1_795_219_500_000)  # issued, expires
-PAYOUT = PayoutObservation(8453, VAULT, HASH, 7, MEMBER, 42)
+PAYOUT = PayoutObservation(8453, VAULT, HASH, 7, MEMBER, 42, 1_700_000_000)
 EXPIRY = ExpiryObservation(8453, VAULT, MEMBER, 42, 19_000_000, 1_795_219_500)
 DEPOSIT = CollateralObservation(
     8453, VAULT, HASH, 3, 11, MEMBER, 2, TOKEN, 1_000_000, 1_700_000_000

@@ -118,7 +118,9 @@ def make_observation(
 
 
 def make_payout(nonce: int = 1) -> PayoutObservation:
-    return PayoutObservation(CHAIN_ID, bytes(range(20)), bytes([1]) * 32, 3, bytes([7]) * 20, nonce)
+    return PayoutObservation(
+        CHAIN_ID, bytes(range(20)), bytes([1]) * 32, 3, bytes([7]) * 20, nonce, block_time_s=0
+    )
 
 
 def make_expiry(nonce: int = 1, block_number: int = 40) -> ExpiryObservation:

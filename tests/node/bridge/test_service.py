@@ -92,16 +92,22 @@ async def test_a_validator_never_gossips_a_second_content_for_one_deposit(
     )
 
 
-def test_a_credit_is_proposed_once_the_proposal_is_dated_at_its_deposit() -> None:
-    """A proposal dated before the deposit's chain block leaves its credit out (the block
-    would refuse it), and the first one dated at or after it carries it."""
-    node, _ = make_node([])
+def test_a_credit_or_payout_is_proposed_once_the_proposal_is_dated_at_its_chain_block() -> None:
+    """A proposal dated before the deposit's or payout's chain block leaves it out (the
+    block would refuse it), and the first one dated at or after it carries it."""
+    record = make_record(GENESIS)
+    state = initialize_state(GENESIS)
+    state.pending_withdrawals[(record.member, record.nonce)] = record
+    node, _ = make_node([], state)
     observation = dataclasses.replace(make_observation(GENESIS), block_time_s=100)
+    payout = dataclasses.replace(make_payout(record.nonce), block_time_s=101)
     for key in CONSENSUS_KEYS:
         assert node.pool(sign_observation(key, NET, observation))
+        assert node.pool(PayoutAttestation(payout, sign_payout(key, NET, payout)))
     assert node.propose(1, 99_999) == []
     (credit,) = node.propose(2, 100_000)
     assert decode_tx(credit).observation == observation  # type: ignore[union-attr]
+    assert [decode_tx(tx).observation for tx in node.propose(2, 101_000)] == [observation, payout]
 
 
 async def test_a_peers_equivocation_is_logged_with_both_and_not_pooled(
