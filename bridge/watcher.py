@@ -122,9 +122,21 @@ def fetch_blocks(chain: Chain, numbers: list[int]) -> dict[int, ChainBlock | Non
     """The canonical block at each height (None where the node has no such block)."""
     blocks = chain.batch_request([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
     return {
-        n: None if b is None else ChainBlock(bytes.fromhex(b["hash"][2:]), int(b["timestamp"], 16))
-        for n, b in zip(numbers, blocks, strict=True)
+        n: None if b is None else read_header(n, b) for n, b in zip(numbers, blocks, strict=True)
     }
+
+
+def read_header(number: int, header: Any) -> ChainBlock:
+    """A header's hash and timestamp; `RpcError` when the node's answer has not their shape
+    (the watcher backs off and reads again, as after any answer it cannot use)."""
+    try:
+        return ChainBlock(bytes.fromhex(header["hash"][2:]), int(header["timestamp"], 16))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RpcError(
+            "eth_getBlockByNumber",
+            -1,
+            f"block {number}: a header without a hash and timestamp ({type(exc).__name__}: {exc})",
+        ) from None
 
 
 def scan_final_range(

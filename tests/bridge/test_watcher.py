@@ -14,17 +14,19 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
-from bridge.chain import ChainIdMismatch, account_from_key, connect
+from bridge.chain import ChainIdMismatch, RpcError, account_from_key, connect
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent, decode_deposit_log
 from bridge.devchain import finalize, mine, revert, send_native_deposits, snapshot
 from bridge.vault import NATIVE, deploy_test_token, deploy_vault, deposit_token, get_vault_address
 from bridge.watcher import (
+    ChainBlock,
     ReorgDetected,
     Watcher,
     WatcherConfig,
     check_canonical_blocks,
     check_receipts,
+    fetch_blocks,
     fetch_deposit_logs,
     get_log_block,
 )
@@ -144,6 +146,31 @@ async def test_deposits_on_two_chains_are_observed_exactly_once(tmp_path: Path) 
     finally:
         node_a.kill()
         node_b.kill()
+
+
+class HeadersAnswering:
+    """A chain node whose every header is `header`."""
+
+    def __init__(self, header: object) -> None:
+        self.header = header
+
+    def batch_request(self, calls: list[tuple[str, list[object]]]) -> list[object]:
+        return [self.header for _ in calls]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [{"hash": "0x" + "11" * 32}, {"hash": "0x" + "11" * 32, "timestamp": "soon"}, "0xabc"],
+)
+def test_a_header_without_a_hash_and_timestamp_is_an_rpc_error(header: object) -> None:
+    with pytest.raises(RpcError) as caught:
+        fetch_blocks(HeadersAnswering(header), [7])  # type: ignore[arg-type]
+    assert caught.value.method == "eth_getBlockByNumber" and "block 7" in caught.value.message
+    good = {"hash": "0x" + "11" * 32, "timestamp": "0x10"}
+    assert fetch_blocks(HeadersAnswering(good), [7]) == {  # type: ignore[arg-type]
+        7: ChainBlock(bytes([0x11]) * 32, 16)
+    }
+    assert fetch_blocks(HeadersAnswering(None), [7]) == {7: None}  # type: ignore[arg-type]
 
 
 async def test_wrong_chain_id_is_refused(tmp_path: Path) -> None:
