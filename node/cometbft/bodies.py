@@ -181,7 +181,7 @@ async def gather_bodies(
                 if not committed and took_s >= SLOW_PROPOSAL_FETCH_S:
                     log.info("proposal of height %d: %d of its %d bodies came from peers "
                              "only %d ms after the gossip's wait (%d asks, proposer %s first)",
-                             height, asked_for, len(wanted), round(took_s * 1000),
+                             height, asked_for, len(set(wanted)), round(took_s * 1000),
                              attempt + 1, proposer)  # fmt: skip
                 return
             if attempt == len(FETCH_RETRY_S):
