@@ -19,6 +19,7 @@ in the mesh still gets them, and a network slow to commit them is not flooded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,11 +40,16 @@ from bridge.rotation import RotationSignature, get_consensus_set
 from bridge.validators import EvmValidatorSet
 from bridge.withdrawal import WithdrawalError, WithdrawalSignature
 from clearing.attestation import Attestation
-from clearing.collateral import CollateralObservation, is_chain_event_due, is_credited
+from clearing.collateral import (
+    CollateralCredit,
+    CollateralObservation,
+    is_chain_event_due,
+    is_credited,
+)
 from clearing.errors import ClearingError
 from clearing.state import ClearingState
 from clearing.transition.tx import encode_tx
-from clearing.transition.withdrawal import PayoutObservation
+from clearing.transition.withdrawal import PayoutObservation, WithdrawalPaid
 from clearing.withdrawal_expiry import ExpiryObservation
 from node.bridge.admission import RequestGate
 from node.bridge.external import check_external_event
@@ -64,6 +70,11 @@ REGOSSIP_S = 2.0
 MAX_REGOSSIP_S = 16.0
 MAX_PER_PROPOSAL = 256
 OwnKey = tuple[object, ...]
+
+
+def count_not_yet_due(ready: Sequence[CollateralCredit | WithdrawalPaid], time_ms: int) -> int:
+    """Of `ready`, those a block of time `time_ms` would refuse, their chain block later."""
+    return sum(not is_chain_event_due(tx.observation.block_time_s, time_ms) for tx in ready)
 
 
 @dataclass
@@ -180,13 +191,18 @@ class BridgeNode:
         chains = {name: watcher.to_json() for name, watcher in sorted(self.watchers.items())}
         vaults = {status.name: status.to_json() for _, status in sorted(self.vault_sets.items())}
         reobserver, gate = self.reobserver, self.request_gate
+        credits, payouts = self.credits.get_ready_credits(), self.payouts.get_ready()
+        time_ms = self.ctx.state.time_ms
         return {
             "chains": chains,
             "height": self.ctx.state.height,
             "deposits_pooled": len(self.credits.entries),
-            "credits_ready": len(self.credits.get_ready_credits()),
+            "credits_ready": len(credits),
+            # ready, their chain block dated after the last block: a chain's clock ahead
+            "credits_not_yet_due": count_not_yet_due(credits, time_ms),
             "payouts_pooled": len(self.payouts.entries),
-            "payouts_ready": len(self.payouts.get_ready()),
+            "payouts_ready": len(payouts),
+            "payouts_not_yet_due": count_not_yet_due(payouts, time_ms),
             "expiries_pooled": len(self.expiries.entries),
             "expiries_ready": len(self.expiries.get_ready()),
             "withdrawals_signed": len(self.withdrawals.entries),

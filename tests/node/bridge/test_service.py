@@ -94,20 +94,28 @@ async def test_a_validator_never_gossips_a_second_content_for_one_deposit(
 
 def test_a_credit_or_payout_is_proposed_once_the_proposal_is_dated_at_its_chain_block() -> None:
     """A proposal dated before the deposit's or payout's chain block leaves it out (the
-    block would refuse it), and the first one dated at or after it carries it."""
+    block would refuse it), and the first one dated at or after it carries it; the status
+    counts the ones held back."""
     record = make_record(GENESIS)
     state = initialize_state(GENESIS)
     state.pending_withdrawals[(record.member, record.nonce)] = record
     node, _ = make_node([], state)
-    observation = dataclasses.replace(make_observation(GENESIS), block_time_s=100)
-    payout = dataclasses.replace(make_payout(record.nonce), block_time_s=101)
+    deposit_s = state.time_ms // 1000 + 100  # a chain block 100 s after the last block
+    observation = dataclasses.replace(make_observation(GENESIS), block_time_s=deposit_s)
+    payout = dataclasses.replace(make_payout(record.nonce), block_time_s=deposit_s + 1)
     for key in CONSENSUS_KEYS:
         assert node.pool(sign_observation(key, NET, observation))
         assert node.pool(PayoutAttestation(payout, sign_payout(key, NET, payout)))
-    assert node.propose(1, 99_999) == []
-    (credit,) = node.propose(2, 100_000)
+    assert node.propose(1, deposit_s * 1000 - 1) == []
+    status = node.get_status()
+    assert (status["credits_not_yet_due"], status["payouts_not_yet_due"]) == (1, 1)
+    state.time_ms = deposit_s * 1000  # a block committed at the deposit's time
+    status = node.get_status()
+    assert (status["credits_not_yet_due"], status["payouts_not_yet_due"]) == (0, 1)
+    (credit,) = node.propose(2, deposit_s * 1000)
     assert decode_tx(credit).observation == observation  # type: ignore[union-attr]
-    assert [decode_tx(tx).observation for tx in node.propose(2, 101_000)] == [observation, payout]
+    proposed = node.propose(2, (deposit_s + 1) * 1000)
+    assert [decode_tx(tx).observation for tx in proposed] == [observation, payout]  # type: ignore[union-attr]
 
 
 async def test_a_peers_equivocation_is_logged_with_both_and_not_pooled(
