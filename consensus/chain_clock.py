@@ -14,13 +14,15 @@ timely, so no proposer can move the estimate ahead of theirs; one that dates its
 behind moves only its own entry, which the others' outweigh.
 
 A proposer more than `AHEAD_MS` ahead of the estimate dates its proposal by the
-estimate, which is behind the others' clocks by their proposals' way here (a
-little behind is timely; it only puts the chain's time back by that much for the
-block), once the others have refused a proposal it dated by its own clock (it did not
-commit); else, and within the margin or behind, by its own clock (the state machine then
-puts it after its parent's, as before). Its own blocks never enter the estimate: a clock
-ahead would otherwise be taken as the chain's. The receivers' check is unchanged; this
-changes only what an honest proposer whose clock is wrong proposes.
+estimate, which is behind the others' clocks by their proposals' way here (a little
+behind is timely; it only puts the chain's time back by that much for the block), once
+the others have refused a proposal it dated by its own clock while it looked ahead (it
+did not commit; one refused while its clock agreed with their blocks, as a validator cut
+off from the others proposes in vain, says nothing of its clock); else, and within the
+margin or behind, by its own clock (the state machine then puts it after its parent's,
+as before). Its own blocks never enter the estimate: a clock ahead would otherwise be
+taken as the chain's. The receivers' check is unchanged; this changes only what an
+honest proposer whose clock is wrong proposes.
 
 Only a refusal tells a clock ahead from a slow network: a proposal's way here longer than
 the margin (a loaded machine's: over a second) makes every honest clock look ahead of
@@ -75,6 +77,9 @@ class ChainClock:
     """Proposals dated by the others' time since this node's clock was last tried."""
     probe_turns: int = FIRST_PROBE_TURNS
     """How many of those before it is tried again."""
+    own_clock_looked_ahead: bool = False
+    """Whether this node's clock looked ahead of the others' (or nothing told yet) when it
+    dated its last proposal by it."""
 
     def note_committed(self, time_ms: int, arrived_ms: int) -> None:
         """A block another validator proposed, of time `time_ms`, committed; its proposal
@@ -87,6 +92,12 @@ class ChainClock:
             return None
         return max(time_ms + (now_ms - arrived_ms) for time_ms, arrived_ms in self.seen)
 
+    def looks_ahead(self, now_ms: int) -> bool:
+        """Whether this clock is more than AHEAD_MS ahead of the others' time, or nothing
+        tells yet (a first turn may come before any block of the others')."""
+        others_ms = self.get_time(now_ms)
+        return others_ms is None or now_ms - others_ms > AHEAD_MS
+
     def get_proposal_time(self, now_ms: int) -> int:
         """The time to date a proposal made at `now_ms` by: the others' if this clock is
         more than AHEAD_MS ahead of them and its last proposal so dated was refused (but
@@ -98,15 +109,22 @@ class ChainClock:
             return now_ms
         return others_ms
 
-    def note_proposed(self, by_own_clock: bool) -> None:
-        """This node proposed, dated by its own clock or by the others' time."""
-        if not by_own_clock:
+    def note_proposed(self, now_ms: int, dated_ms: int) -> None:
+        """This node proposed at `now_ms` on its clock, dated `dated_ms`: by its own clock
+        or by the others' time."""
+        if dated_ms == now_ms:
+            self.own_clock_looked_ahead = self.looks_ahead(now_ms)
+        else:
             self.turns_by_others += 1
 
     def note_own_outcome(self, committed: bool) -> None:
-        """Whether the last proposal this node dated by its own clock committed."""
+        """Whether the last proposal this node dated by its own clock committed. One
+        refused while its clock agreed with the others' blocks says nothing of the clock
+        (a node cut off proposes to nobody)."""
         if committed:
             self.own_clock_refused, self.probe_turns = False, FIRST_PROBE_TURNS
+        elif not self.own_clock_looked_ahead:
+            return
         elif self.turns_by_others >= self.probe_turns:  # a try of it, refused
             self.probe_turns = min(2 * self.probe_turns, MAX_PROBE_TURNS)
         else:

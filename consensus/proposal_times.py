@@ -95,10 +95,9 @@ class ProposalTimes:
         """This node's clock, or the others' when it is ahead of theirs (its proposal is
         then timely to them), and after its parent's time `parent_ms`."""
         dated_ms = self._chain_clock.get_proposal_time(now_ms)
-        by_own_clock = dated_ms == now_ms
-        self._chain_clock.note_proposed(by_own_clock)
+        self._chain_clock.note_proposed(now_ms, dated_ms)
         time_ms = max(dated_ms, parent_ms + 1)
-        if by_own_clock:
+        if dated_ms == now_ms:
             self._own_clock_proposal = (height, time_ms)
         else:
             self.stats.proposals_dated_by_others += 1

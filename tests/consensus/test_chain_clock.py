@@ -25,11 +25,19 @@ def test_before_any_block_of_the_others_a_proposer_keeps_its_own_clock() -> None
 
 
 def refused_once() -> ChainClock:
-    """A clock whose proposal dated by its own clock did not commit."""
+    """A clock whose proposal dated by its own clock, before any block of the others told
+    their time, did not commit."""
     clock = ChainClock()
-    clock.note_proposed(by_own_clock=True)
+    clock.note_proposed(NOW, NOW)
     clock.note_own_outcome(committed=False)
     return clock
+
+
+def propose(clock: ChainClock, now_ms: int = NOW) -> bool:
+    """A turn of `clock`'s at `now_ms`; whether it dated it by its own clock."""
+    dated_ms = clock.get_proposal_time(now_ms)
+    clock.note_proposed(now_ms, dated_ms)
+    return dated_ms == now_ms
 
 
 def test_a_clock_30_s_ahead_dates_by_the_others_time_since_their_block_arrived() -> None:
@@ -43,9 +51,19 @@ def test_a_clock_that_looks_ahead_keeps_its_own_while_its_proposals_commit() -> 
     refusal tells a clock that is."""
     clock = ChainClock()
     clock.note_committed(NOW - 1_500, NOW)
-    assert clock.get_proposal_time(NOW) == NOW
-    clock.note_proposed(by_own_clock=True)
+    assert propose(clock)
     clock.note_own_outcome(committed=True)
+    assert clock.get_proposal_time(NOW) == NOW
+
+
+def test_a_proposal_refused_while_the_clock_agreed_with_the_others_says_nothing_of_it() -> None:
+    """A validator cut off from the others proposes in vain: its clock is not the cause."""
+    clock = ChainClock()
+    clock.note_committed(NOW - 100, NOW)
+    assert propose(clock)
+    clock.note_own_outcome(committed=False)
+    assert not clock.own_clock_refused
+    clock.note_committed(NOW - 30_000, NOW)  # its blocks, once back, look ahead
     assert clock.get_proposal_time(NOW) == NOW
 
 
@@ -59,7 +77,7 @@ def test_honest_clocks_whose_proposals_come_slowly_keep_the_chain_s_time() -> No
     for height in range(1, 201):
         proposer = clocks[height % 4]
         dated_ms = proposer.get_proposal_time(now_ms)
-        proposer.note_proposed(dated_ms == now_ms)
+        proposer.note_proposed(now_ms, dated_ms)
         parent_ms = max(dated_ms, parent_ms + 1)
         proposer.note_own_outcome(committed=True)
         now_ms += way_ms
@@ -75,27 +93,24 @@ def test_a_clock_still_ahead_is_tried_again_ever_more_rarely() -> None:
     clock.note_committed(NOW - 30_000, NOW)
     turns = []
     for _ in range(FIRST_PROBE_TURNS + 2 * FIRST_PROBE_TURNS + 2):
-        dated_ms = clock.get_proposal_time(NOW)
-        clock.note_proposed(dated_ms == NOW)
-        turns.append(dated_ms == NOW)
-        if dated_ms == NOW:
+        turns.append(propose(clock))
+        if turns[-1]:
             clock.note_own_outcome(committed=False)  # still 30 s ahead: refused
     tries = [i for i, own in enumerate(turns) if own]
     assert tries == [FIRST_PROBE_TURNS, 3 * FIRST_PROBE_TURNS + 1]
     assert clock.probe_turns == 4 * FIRST_PROBE_TURNS
     for _ in range(10):
-        clock.note_own_outcome(committed=False)
         clock.turns_by_others = clock.probe_turns
+        assert propose(clock)
+        clock.note_own_outcome(committed=False)
     assert clock.probe_turns == MAX_PROBE_TURNS
 
 
 def test_a_clock_put_right_is_back_on_its_own_at_its_next_try() -> None:
     clock = refused_once()
     clock.note_committed(NOW - 30_000, NOW)
-    for _ in range(FIRST_PROBE_TURNS):
-        clock.note_proposed(clock.get_proposal_time(NOW) == NOW)
-    assert clock.get_proposal_time(NOW) == NOW  # the try
-    clock.note_proposed(by_own_clock=True)
+    assert not any(propose(clock) for _ in range(FIRST_PROBE_TURNS))
+    assert propose(clock)  # the try
     clock.note_own_outcome(committed=True)
     assert not clock.own_clock_refused and clock.get_proposal_time(NOW) == NOW
 
