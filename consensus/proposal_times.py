@@ -114,13 +114,13 @@ class ProposalTimes:
         """A block committed: one of another proposer's whose proposal this node saw
         arrive tells the chain clock the others' time; at the height of this node's last
         proposal dated by its own clock, whether it was that one."""
-        if self._own_clock_proposal is not None and header.height >= self._own_clock_proposal[0]:
-            if header.height == self._own_clock_proposal[0]:
-                committed = (
-                    header.proposer == own_key and header.time_ms == (self._own_clock_proposal[1])
-                )
-                self._chain_clock.note_own_outcome(committed)
-            self._own_clock_proposal = None
+        if self._own_clock_proposal is not None:
+            own_height, own_time_ms = self._own_clock_proposal
+            if header.height == own_height:
+                ours = header.proposer == own_key and header.time_ms == own_time_ms
+                self._chain_clock.note_own_outcome(committed=ours)
+            if header.height >= own_height:
+                self._own_clock_proposal = None
         arrived_ms = self._arrivals.get(header)
         if arrived_ms is not None and header.proposer != own_key:
             self._chain_clock.note_committed(header.time_ms, arrived_ms)
