@@ -235,11 +235,12 @@ def fetch_deposit_by_receipt(
 def scan_pending(chain: Chain, vault: bytes, first: int, last: int) -> list[DepositEvent]:
     """Deposits in [first, last], not yet final: a log whose block is no longer the one at
     its height is left out (orphaned since it was read)."""
-    logs = fetch_deposit_logs(chain, vault, first, last)
-    blocks = fetch_blocks(chain, sorted({get_log_block(e)[0] for e in logs}))
+    located = [
+        (entry, get_log_block(entry)) for entry in fetch_deposit_logs(chain, vault, first, last)
+    ]
+    blocks = fetch_blocks(chain, sorted({number for _, (number, _) in located}))
     deposits = []
-    for entry in logs:
-        number, block_hash = get_log_block(entry)
+    for entry, (number, block_hash) in located:
         block = blocks[number]
         if block is not None and block.hash == block_hash:
             deposits.append(decode_deposit_log(chain.chain_id, entry, block.time_s))

@@ -145,7 +145,13 @@ def is_chain_event_due(event_time_s: int, block_time_ms: int) -> bool:
     ``event_time_s`` (unix seconds) did: a deposit, a payout. A report's reserves are
     read at the chain's last block no later than the report's time, which must show
     everything its ledger took in."""
-    return event_time_s * 1000 <= block_time_ms
+    return get_chain_event_due_ms(event_time_s) <= block_time_ms
+
+
+def get_chain_event_due_ms(event_time_s: int) -> int:
+    """The earliest block time (ms) that may take in what a chain block of time
+    ``event_time_s`` did."""
+    return event_time_s * 1000
 
 
 def get_deposit_fields(obs: CollateralObservation) -> dict[str, EventValue]:

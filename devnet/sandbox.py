@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from clearing.attestation import Attestation, sign_attestation
-from clearing.collateral import CREDIT_DOMAIN, CollateralCredit, CollateralObservation
+from clearing.collateral import (
+    CREDIT_DOMAIN,
+    CollateralCredit,
+    CollateralObservation,
+    get_chain_event_due_ms,
+)
 from clearing.context import Equivocation
 from clearing.eip712 import sign_typed
 from clearing.genesis import Genesis, parse_genesis
@@ -90,7 +95,7 @@ class Sandbox:
         (deposits, payouts) if later: what a proposer waits for to take them in (an anvil
         chain's blocks keep the wall clock's time, this sandbox's go a second apart from its
         genesis)."""
-        chain_ms = [tx.observation.block_time_s * 1000 for tx in observed]
+        chain_ms = [get_chain_event_due_ms(tx.observation.block_time_s) for tx in observed]
         return max([self.next_context().time_ms, *chain_ms])
 
     def get_times(self) -> tuple[int, int]:

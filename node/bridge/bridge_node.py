@@ -72,9 +72,14 @@ MAX_PER_PROPOSAL = 256
 OwnKey = tuple[object, ...]
 
 
+def is_due(tx: CollateralCredit | WithdrawalPaid, time_ms: int) -> bool:
+    """Whether a block of time `time_ms` may take `tx` in: not before its chain block."""
+    return is_chain_event_due(tx.observation.block_time_s, time_ms)
+
+
 def count_not_yet_due(ready: Sequence[CollateralCredit | WithdrawalPaid], time_ms: int) -> int:
     """Of `ready`, those a block of time `time_ms` would refuse, their chain block later."""
-    return sum(not is_chain_event_due(tx.observation.block_time_s, time_ms) for tx in ready)
+    return sum(not is_due(tx, time_ms) for tx in ready)
 
 
 @dataclass
@@ -369,14 +374,9 @@ class BridgeNode:
         txs = [
             encode_tx(credit)
             for credit in self.credits.get_ready_credits()
-            if not self.is_credited(credit.observation.key)
-            and is_chain_event_due(credit.observation.block_time_s, time_ms)
+            if not self.is_credited(credit.observation.key) and is_due(credit, time_ms)
         ]
-        payouts = [
-            paid
-            for paid in self.payouts.get_ready()
-            if is_chain_event_due(paid.observation.block_time_s, time_ms)
-        ]
+        payouts = [paid for paid in self.payouts.get_ready() if is_due(paid, time_ms)]
         for cleared in [*payouts, *self.expiries.get_ready()]:
             o = cleared.observation
             record = state.pending_withdrawals.get((o.member, o.nonce))
