@@ -22,36 +22,21 @@ from web3.providers.base import JSONBaseProvider
 from web3.types import RPCEndpoint, TxParams, Wei
 
 from bridge.abi import Abi, add_gas_headroom, decode_error
+from bridge.chain_answers import (
+    ChainError,
+    MalformedAnswer,
+    RpcError,
+    read_error,
+    read_quantity,
+)
 from bridge.compile import load_artifact
-
-
-class ChainError(Exception):
-    """Base of every typed error the chain adapter raises."""
+from bridge.rpc_values import parse_data, show
 
 
 class ChainIdMismatch(ChainError):
     def __init__(self, url: str, expected: int, actual: int) -> None:
         super().__init__(f"{url} serves chain id {actual}, configured {expected}")
         self.url, self.expected, self.actual = url, expected, actual
-
-
-class RpcError(ChainError):
-    """The node answered a JSON-RPC request with an error object."""
-
-    def __init__(self, method: str, code: int, message: str) -> None:
-        super().__init__(f"{method}: error {code}: {message}")
-        self.method, self.code, self.message = method, code, message
-
-    @property
-    def is_rate_limit(self) -> bool:
-        return self.code in (-32005, 429) or "rate limit" in self.message.lower()
-
-    @property
-    def is_range_too_large(self) -> bool:
-        text = self.message.lower()
-        return (self.code == -32602 and "range" in text) or any(
-            hint in text for hint in ("too many", "limit exceeded", "response size", "block range")
-        )
 
 
 class ContractReverted(ChainError):
@@ -72,7 +57,10 @@ class TransactionFailed(ContractReverted):
 
 def decode_revert(abi: Abi, data: str) -> ContractReverted:
     """Turn revert data into a ContractReverted naming the error and its arguments."""
-    raw = bytes.fromhex(data.removeprefix("0x")) if isinstance(data, str) else b""
+    try:
+        raw = parse_data(data)
+    except ValueError:  # a node's revert without data, or with data that is not hex
+        raw = b""
     known = decode_error(abi, raw)
     if known is None:
         return ContractReverted("unknown", (), data if isinstance(data, str) else "")
@@ -91,11 +79,10 @@ class Chain:
     def request(self, method: str, params: list[Any]) -> Any:
         """Raw JSON-RPC call (no result formatting: hex strings as the node sent them)."""
         response = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        if "error" in response:
-            error = response["error"]
-            if isinstance(error, str):
-                raise RpcError(method, -1, error)
-            raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
+        if isinstance(response, dict) and "error" in response:
+            raise read_error(method, response["error"])
+        if not isinstance(response, dict) or "result" not in response:
+            raise MalformedAnswer(method, "the answer has no result")
         return response["result"]
 
     def batch_request(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
@@ -105,16 +92,21 @@ class Chain:
         provider = cast(JSONBaseProvider, self.w3.provider)  # connect() makes an HTTPProvider
         # JSON from the wire: its shape is checked here, not by web3's TypedDicts.
         responses: Any = provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+        if isinstance(responses, dict) and "error" in responses:
+            raise read_error("batch", responses["error"])
         if not isinstance(responses, list):
-            error = responses.get("error") or {}
-            raise RpcError("batch", int(error.get("code", -1)), str(error.get("message", "")))
-        results = []
+            raise MalformedAnswer("batch", f"{type(responses).__name__} is not a list of answers")
+        answers = [r for r in responses if isinstance(r, dict) and type(r.get("id")) is int]
+        if len(answers) != len(calls):
+            raise MalformedAnswer("batch", f"{len(answers)} answers to {len(calls)} calls")
+        results = []  # the provider numbers a batch's calls in order
         for (method, _), response in zip(
-            calls, sorted(responses, key=lambda r: r["id"]), strict=True
+            calls, sorted(answers, key=lambda r: r["id"]), strict=True
         ):
             if "error" in response:
-                error = response["error"]
-                raise RpcError(method, int(error.get("code", -1)), str(error.get("message", "")))
+                raise read_error(method, response["error"])
+            if "result" not in response:
+                raise MalformedAnswer(method, "the answer has no result")
             results.append(response["result"])
         return results
 
@@ -123,7 +115,9 @@ class Chain:
         block = self.request("eth_getBlockByNumber", [tag, False])
         if block is None:
             raise RpcError("eth_getBlockByNumber", -1, f"no {tag} block")
-        return int(block["number"], 16)
+        if not isinstance(block, dict):
+            raise MalformedAnswer("eth_getBlockByNumber", f"{show(block)} is not a block")
+        return read_quantity(f"eth_getBlockByNumber {tag}: number", block.get("number"))
 
     def contract(self, name: str, address: str) -> Contract:
         artifact = load_artifact(name)

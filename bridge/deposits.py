@@ -1,4 +1,4 @@
-"""Deposit events as the vault logs them, decoded straight from raw JSON-RPC logs.
+"""Deposit events as the vault logs them, decoded from its logs (bridge/chain_answers.py).
 
 `DepositEvent` is the chain-side record: it keeps the block hash and on-chain
 amount, which clearing does not need but the watcher uses for finality checks, and the
@@ -11,18 +11,17 @@ Wire form: msgpack list `[DEPOSIT_EVENT_VERSION, fields...]`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from eth_utils.crypto import keccak
 
+from bridge.chain_answers import ChainLog, MalformedAnswer, describe_log
 from bridge.wire import Versioned
-from records.codec import DecodeError
 from records.declared import Address, ChainId, Hash, Uint, Uint256, declare_record
 
 DEPOSITED_TOPIC = keccak(text="Deposited(address,address,uint256,uint256,uint32)")
 DEPOSITED_TOPIC_HEX = "0x" + DEPOSITED_TOPIC.hex()
 DEPOSIT_EVENT_VERSION = 2  # 2: the block's timestamp
-__all__ = ["DEPOSITED_TOPIC_HEX", "DepositEvent", "decode_deposit_log"]
+__all__ = ["DEPOSITED_TOPIC", "DEPOSITED_TOPIC_HEX", "DepositEvent", "decode_deposit_log"]
 
 
 @declare_record(head=DEPOSIT_EVENT_VERSION)
@@ -47,26 +46,24 @@ class DepositEvent(Versioned):
         return (self.chain_id, self.tx_hash, self.log_index)
 
 
-def decode_deposit_log(chain_id: int, log: dict[str, Any], block_time_s: int) -> DepositEvent:
-    """Decode one raw `eth_getLogs` entry of the vault's Deposited event, in a block of
-    timestamp `block_time_s`."""
-    topics = log.get("topics", [])
-    if len(topics) != 4 or topics[0] != DEPOSITED_TOPIC_HEX:
-        raise DecodeError("Deposited log", f"unexpected topics {topics}")
-    data = bytes.fromhex(log["data"][2:])
-    if len(data) != 64:
-        raise DecodeError("Deposited log", f"data is {len(data)} bytes, want 64")
+def decode_deposit_log(chain_id: int, log: ChainLog, block_time_s: int) -> DepositEvent:
+    """Decode one log of the vault's Deposited event, in a block of timestamp
+    `block_time_s`; `MalformedAnswer` if it has not the event's topics and data."""
+    if len(log.topics) != 4 or log.topics[0] != DEPOSITED_TOPIC:
+        raise MalformedAnswer(describe_log("Deposited", log), f"{len(log.topics)} topics")
+    if len(log.data) != 64:
+        raise MalformedAnswer(describe_log("Deposited", log), f"data of {len(log.data)} bytes")
     return DepositEvent(
         chain_id=chain_id,
-        vault=bytes.fromhex(log["address"][2:]),
-        tx_hash=bytes.fromhex(log["transactionHash"][2:]),
-        log_index=int(log["logIndex"], 16),
-        block_number=int(log["blockNumber"], 16),
-        block_hash=bytes.fromhex(log["blockHash"][2:]),
+        vault=log.address,
+        tx_hash=log.tx_hash,
+        log_index=log.log_index,
+        block_number=log.block_number,
+        block_hash=log.block_hash,
         block_time_s=block_time_s,
-        member=bytes.fromhex(topics[1][-40:]),
-        sub_account=int.from_bytes(data[32:], "big"),
-        token=bytes.fromhex(topics[2][-40:]),
-        amount=int.from_bytes(data[:32], "big"),
-        deposit_nonce=int(topics[3], 16),
+        member=log.topics[1][-20:],
+        sub_account=int.from_bytes(log.data[32:], "big"),
+        token=log.topics[2][-20:],
+        amount=int.from_bytes(log.data[:32], "big"),
+        deposit_nonce=int.from_bytes(log.topics[3], "big"),
     )

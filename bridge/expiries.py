@@ -15,7 +15,8 @@ Synchronous chain reads: the node runs them in a worker thread.
 
 from __future__ import annotations
 
-from bridge.chain import Chain, RpcError
+from bridge.chain import Chain
+from bridge.chain_answers import RpcError, read_header
 from bridge.vault import is_withdrawal_used
 from bridge.watcher import get_final_block
 from clearing.state import WithdrawalRecord
@@ -29,7 +30,7 @@ def get_block_stamp(chain: Chain, number: int) -> BlockStamp:
     block = chain.request("eth_getBlockByNumber", [hex(number), False])
     if block is None:
         raise RpcError("eth_getBlockByNumber", -1, f"no block {number}")
-    return number, int(block["timestamp"], 16)
+    return number, read_header(number, block).time_s
 
 
 def get_final_stamp(chain: Chain, confirmations: int | None) -> BlockStamp | None:

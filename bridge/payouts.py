@@ -8,33 +8,30 @@ and each validator signs them under clearing's `withdrawal-paid` domain.
 
 from __future__ import annotations
 
-from typing import Any
-
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils.crypto import keccak
 
+from bridge.chain_answers import ChainLog, MalformedAnswer, describe_log
 from bridge.cursor import CursorStore
 from clearing.attestation import Attestation, sign_attestation
 from clearing.transition.withdrawal import PAID_DOMAIN, PayoutObservation
-from records.codec import DecodeError
 
-WITHDRAWN_TOPIC_HEX = "0x" + keccak(text="Withdrawn(uint256,address,address,uint256,address)").hex()
+WITHDRAWN_TOPIC = keccak(text="Withdrawn(uint256,address,address,uint256,address)")
+WITHDRAWN_TOPIC_HEX = "0x" + WITHDRAWN_TOPIC.hex()
 
 
-def decode_withdrawn_log(
-    chain_id: int, log: dict[str, Any], block_time_s: int
-) -> PayoutObservation:
-    """Clearing's record of one raw Withdrawn log, in a block of timestamp `block_time_s`."""
-    topics = log.get("topics", [])
-    if len(topics) != 4 or topics[0] != WITHDRAWN_TOPIC_HEX:
-        raise DecodeError("Withdrawn log", f"unexpected topics {topics}")
+def decode_withdrawn_log(chain_id: int, log: ChainLog, block_time_s: int) -> PayoutObservation:
+    """Clearing's record of one Withdrawn log, in a block of timestamp `block_time_s`;
+    `MalformedAnswer` if it has not the event's topics."""
+    if len(log.topics) != 4 or log.topics[0] != WITHDRAWN_TOPIC:
+        raise MalformedAnswer(describe_log("Withdrawn", log), f"{len(log.topics)} topics")
     return PayoutObservation(
         chain_id=chain_id,
-        vault=bytes.fromhex(log["address"][2:]),
-        tx_hash=bytes.fromhex(log["transactionHash"][2:]),
-        log_index=int(log["logIndex"], 16),
-        member=bytes.fromhex(topics[2][-40:]),
-        nonce=int(topics[1], 16),
+        vault=log.address,
+        tx_hash=log.tx_hash,
+        log_index=log.log_index,
+        member=log.topics[2][-20:],
+        nonce=int.from_bytes(log.topics[1], "big"),
         block_time_s=block_time_s,
     )
 

@@ -37,7 +37,8 @@ from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
 
-from bridge.chain import Chain, ChainError, RpcError, connect
+from bridge.chain import Chain, connect
+from bridge.chain_answers import ChainError, RpcError
 from clearing.units import MAX_UINT64
 
 LATEST_ROUND_DATA = keccak(text="latestRoundData()")[:4]

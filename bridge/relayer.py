@@ -19,7 +19,8 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
 
-from bridge.chain import Chain, ChainError
+from bridge.chain import Chain
+from bridge.chain_answers import ChainError
 from bridge.rotation import Rotation
 from bridge.validators import EvmValidatorSet, ValidatorSetError
 from bridge.vault import get_validator_set, is_withdrawal_used, rotate, withdraw

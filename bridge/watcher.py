@@ -33,9 +33,18 @@ from typing import Any, TypeVar
 import requests
 import trio
 
-from bridge.chain import Chain, ChainIdMismatch, RpcError, connect
+from bridge.chain import Chain, ChainIdMismatch, connect
+from bridge.chain_answers import (
+    ChainBlock,
+    ChainLog,
+    MalformedAnswer,
+    RpcError,
+    read_header,
+    read_logs,
+    read_receipt,
+)
 from bridge.cursor import CursorStore
-from bridge.deposits import DEPOSITED_TOPIC_HEX, DepositEvent, decode_deposit_log
+from bridge.deposits import DEPOSITED_TOPIC, DEPOSITED_TOPIC_HEX, DepositEvent, decode_deposit_log
 from bridge.payouts import WITHDRAWN_TOPIC_HEX, decode_withdrawn_log
 from clearing.transition.withdrawal import PayoutObservation
 
@@ -98,24 +107,15 @@ def fetch_deposit_logs(
     first: int,
     last: int,
     topics: tuple[str, ...] = (DEPOSITED_TOPIC_HEX,),
-) -> list[dict[str, Any]]:
-    """Raw logs of `vault` in blocks [first, last] whose event is one of `topics`."""
+) -> list[ChainLog]:
+    """The logs of `vault` in blocks [first, last] whose event is one of `topics`."""
     flt = {
         "address": "0x" + vault.hex(),
         "fromBlock": hex(first),
         "toBlock": hex(last),
         "topics": [list(topics)],
     }
-    logs: list[dict[str, Any]] = chain.request("eth_getLogs", [flt])
-    return logs
-
-
-@dataclass(frozen=True)
-class ChainBlock:
-    """A canonical block's header, as far as the watcher reads it."""
-
-    hash: bytes
-    time_s: int  # its timestamp, unix seconds
+    return read_logs("eth_getLogs", chain.request("eth_getLogs", [flt]))
 
 
 def fetch_blocks(chain: Chain, numbers: list[int]) -> dict[int, ChainBlock | None]:
@@ -124,19 +124,6 @@ def fetch_blocks(chain: Chain, numbers: list[int]) -> dict[int, ChainBlock | Non
     return {
         n: None if b is None else read_header(n, b) for n, b in zip(numbers, blocks, strict=True)
     }
-
-
-def read_header(number: int, header: Any) -> ChainBlock:
-    """A header's hash and timestamp; `RpcError` when the node's answer has not their shape
-    (the watcher backs off and reads again, as after any answer it cannot use)."""
-    try:
-        return ChainBlock(bytes.fromhex(header["hash"][2:]), int(header["timestamp"], 16))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise RpcError(
-            "eth_getBlockByNumber",
-            -1,
-            f"block {number}: a header without a hash and timestamp ({type(exc).__name__}: {exc})",
-        ) from None
 
 
 def scan_final_range(
@@ -149,19 +136,16 @@ def scan_final_range(
     operators who want the belt and braces on low-volume chains.
     """
     logs = fetch_deposit_logs(chain, vault, first, last, (DEPOSITED_TOPIC_HEX, WITHDRAWN_TOPIC_HEX))
-    blocks = []
     for entry in logs:
-        block = get_log_block(entry)
-        if entry.get("removed"):
-            raise ReorgDetected(block[0], block[1], None)
-        blocks.append(block)
-    times = check_canonical_blocks(chain, blocks)
+        if entry.removed:
+            raise ReorgDetected(entry.block_number, entry.block_hash, None)
+    times = check_canonical_blocks(chain, [entry.block for entry in logs])
     deposits, payouts = [], []
-    for entry, (number, _) in zip(logs, blocks, strict=True):
-        if entry["topics"][0] == DEPOSITED_TOPIC_HEX:
-            deposits.append(decode_deposit_log(chain.chain_id, entry, times[number]))
+    for entry in logs:
+        if entry.topics[:1] == (DEPOSITED_TOPIC,):
+            deposits.append(decode_deposit_log(chain.chain_id, entry, times[entry.block_number]))
         else:
-            payouts.append(decode_withdrawn_log(chain.chain_id, entry, times[number]))
+            payouts.append(decode_withdrawn_log(chain.chain_id, entry, times[entry.block_number]))
     if verify_receipts:
         check_receipts(chain, deposits)
     return deposits, payouts
@@ -171,19 +155,16 @@ def check_receipts(chain: Chain, deposits: list[DepositEvent]) -> None:
     """Raise ReorgDetected unless each deposit's receipt is successful and in its block."""
     hashes = sorted({d.tx_hash for d in deposits})
     calls = [("eth_getTransactionReceipt", ["0x" + h.hex()]) for h in hashes]
-    receipts = dict(zip(hashes, chain.batch_request(calls), strict=True))
+    receipts = {
+        h: None if answer is None else read_receipt(h, answer)
+        for h, answer in zip(hashes, chain.batch_request(calls), strict=True)
+    }
     for deposit in deposits:
         receipt = receipts[deposit.tx_hash]
-        if receipt is None or int(receipt["status"], 16) != 1:
+        if receipt is None or not receipt.succeeded:
             raise ReorgDetected(deposit.block_number, deposit.block_hash, None)
-        if bytes.fromhex(receipt["blockHash"][2:]) != deposit.block_hash:
-            canonical = bytes.fromhex(receipt["blockHash"][2:])
-            raise ReorgDetected(deposit.block_number, deposit.block_hash, canonical)
-
-
-def get_log_block(entry: dict[str, Any]) -> tuple[int, bytes]:
-    """The number and hash of the block a raw log says it is in."""
-    return int(entry["blockNumber"], 16), bytes.fromhex(entry["blockHash"][2:])
+        if receipt.block_hash != deposit.block_hash:
+            raise ReorgDetected(deposit.block_number, deposit.block_hash, receipt.block_hash)
 
 
 def check_canonical_blocks(chain: Chain, blocks: list[tuple[int, bytes]]) -> dict[int, int]:
@@ -209,40 +190,37 @@ def fetch_deposit_by_receipt(
     chain: Chain, vault: bytes, tx_hash: bytes, log_index: int, confirmations: int | None
 ) -> DepositEvent:
     """One deposit re-read from its receipt: successful, final, in the canonical block."""
-    receipt = chain.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
-    if receipt is None:
+    answer = chain.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+    if answer is None:
         raise DepositNotFinal(tx_hash, "no receipt (unknown or orphaned)")
-    if int(receipt["status"], 16) != 1:
+    receipt = read_receipt(tx_hash, answer)
+    if not receipt.succeeded:
         raise DepositNotFinal(tx_hash, "transaction reverted")
-    block_number = int(receipt["blockNumber"], 16)
     final = get_final_block(chain, confirmations)
-    if block_number > final:
-        raise DepositNotFinal(tx_hash, f"block {block_number} above final {final}")
+    if receipt.block_number > final:
+        raise DepositNotFinal(tx_hash, f"block {receipt.block_number} above final {final}")
     matching = [
         entry
-        for entry in receipt["logs"]
-        if int(entry["logIndex"], 16) == log_index
-        and entry["address"].lower() == "0x" + vault.hex()
-        and entry["topics"][:1] == [DEPOSITED_TOPIC_HEX]
+        for entry in receipt.logs
+        if entry.log_index == log_index
+        and entry.address == vault
+        and entry.topics[:1] == (DEPOSITED_TOPIC,)
     ]
     if not matching:
         raise DepositNotFinal(tx_hash, f"no vault deposit at log index {log_index}")
-    block = get_log_block(matching[0])
-    times = check_canonical_blocks(chain, [block])
-    return decode_deposit_log(chain.chain_id, matching[0], times[block[0]])
+    times = check_canonical_blocks(chain, [matching[0].block])
+    return decode_deposit_log(chain.chain_id, matching[0], times[matching[0].block_number])
 
 
 def scan_pending(chain: Chain, vault: bytes, first: int, last: int) -> list[DepositEvent]:
     """Deposits in [first, last], not yet final: a log whose block is no longer the one at
     its height is left out (orphaned since it was read)."""
-    located = [
-        (entry, get_log_block(entry)) for entry in fetch_deposit_logs(chain, vault, first, last)
-    ]
-    blocks = fetch_blocks(chain, sorted({number for _, (number, _) in located}))
+    logs = fetch_deposit_logs(chain, vault, first, last)
+    blocks = fetch_blocks(chain, sorted({entry.block_number for entry in logs}))
     deposits = []
-    for entry, (number, block_hash) in located:
-        block = blocks[number]
-        if block is not None and block.hash == block_hash:
+    for entry in logs:
+        block = blocks[entry.block_number]
+        if block is not None and block.hash == entry.block_hash:
             deposits.append(decode_deposit_log(chain.chain_id, entry, block.time_s))
     return deposits
 
@@ -381,7 +359,7 @@ class Watcher:
                     self.batch_blocks = max(1, self.batch_blocks // 2)
                     self.status.range_shrinks += 1
                     continue
-            except (RpcUnavailable, ReorgDetected) as exc:
+            except (RpcUnavailable, ReorgDetected, MalformedAnswer) as exc:
                 self._record_error(exc)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, self.config.backoff_max_s)
@@ -398,7 +376,10 @@ class Watcher:
         self.status.final_block = final
         try:
             await self._update_pending(final)
-        except RpcError as exc:  # display only: never let it stall the final scan
+        except (
+            RpcError,
+            MalformedAnswer,
+        ) as exc:  # display only: never let it stall the final scan
             self._record_error(exc)
         first = self.status.next_block
         if first > final:
@@ -450,7 +431,7 @@ class Watcher:
                     await self._reconnect()
                 else:
                     await self._call(lambda chain: chain.get_block_number("latest"))
-            except (RpcUnavailable, RpcError) as exc:
+            except (RpcUnavailable, RpcError, MalformedAnswer) as exc:
                 self._record_error(exc)
 
 

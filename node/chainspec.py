@@ -153,7 +153,8 @@ def deploy_on_anvil(
     from web3 import Web3
     from web3.exceptions import Web3Exception
 
-    from bridge.chain import ChainError, connect
+    from bridge.chain import connect
+    from bridge.chain_answers import ChainError
     from bridge.devchain import deploy_devnet_chain
 
     try:

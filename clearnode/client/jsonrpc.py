@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
 
+from bridge.chain_answers import ChainLog, MalformedAnswer, read_logs
+from bridge.rpc_values import parse_data, parse_quantity, show
 from clearnode.client.errors import (
     RpcBadAnswer,
     RpcHttpStatus,
@@ -41,16 +42,6 @@ RPC_TIMEOUT_S = 10.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 """An answer larger than this is refused unread to the end (a node that streams without
 end, or logs of a range too wide to be the vault's)."""
-
-
-@dataclass(frozen=True)
-class Log:
-    """One log of `eth_getLogs`, checked against the filter it answers."""
-
-    address: bytes
-    topics: tuple[bytes, ...]
-    data: bytes
-    block: int
 
 
 def encode_call(signature: str, *args: Any) -> bytes:
@@ -135,7 +126,7 @@ class JsonRpc:
             code = code if type(code) is int else -1
             raise RpcRefused(self.url, method, code, str(message), get_error_data(error))
         if reply.get("id") != self._next_id:
-            found = f"the answer is to request {reply.get('id')!r}, not {self._next_id}"
+            found = f"the answer is to request {show(reply.get('id'))}, not {self._next_id}"
             raise RpcBadAnswer(self.url, method, found)
         if "result" not in reply:
             raise RpcBadAnswer(self.url, method, "the answer has no result")
@@ -165,26 +156,18 @@ class JsonRpc:
     def read_quantity(self, method: str, value: Any) -> int:
         """`value`, a hex quantity in the answer to `method`, as an int (RpcBadAnswer if
         it is none)."""
-        if not (isinstance(value, str) and value.startswith("0x") and len(value) > 2):
-            raise RpcBadAnswer(self.url, method, f"{value!r} is not a hex number")
         try:
-            return int(value, 16)
-        except ValueError:
-            raise RpcBadAnswer(self.url, method, f"{value!r} is not a hex number") from None
+            return parse_quantity(value)
+        except ValueError as exc:
+            raise RpcBadAnswer(self.url, method, str(exc)) from None
 
     def read_bytes(self, method: str, value: Any, length: int | None = None) -> bytes:
         """`value`, hex data in the answer to `method` (of `length` bytes, if given), as
         bytes (RpcBadAnswer if it is none)."""
-        if not (isinstance(value, str) and value.startswith("0x")):
-            raise RpcBadAnswer(self.url, method, f"{value!r} is not hex data")
         try:
-            found = bytes.fromhex(value[2:])
-        except ValueError:
-            raise RpcBadAnswer(self.url, method, f"{value!r} is not hex data") from None
-        if length is not None and len(found) != length:
-            wrong = f"{value!r} is {len(found)} bytes, not {length}"
-            raise RpcBadAnswer(self.url, method, wrong)
-        return found
+            return parse_data(value, length)
+        except ValueError as exc:
+            raise RpcBadAnswer(self.url, method, str(exc)) from None
 
     def block_number(self) -> int:
         """The chain's latest block."""
@@ -197,7 +180,7 @@ class JsonRpc:
         if not isinstance(block, dict):
             raise RpcBadAnswer(self.url, method, f"no block {number}")
         if self.read_quantity(method, block.get("number")) != number:
-            other = f"asked for block {number}, answered block {block.get('number')!r}"
+            other = f"asked for block {number}, answered block {show(block.get('number'))}"
             raise RpcBadAnswer(self.url, method, other)
         return self.read_quantity(method, block.get("timestamp")) * 1000
 
@@ -211,7 +194,7 @@ class JsonRpc:
         params = [{"to": "0x" + to.hex(), "data": "0x" + data.hex()}, hex(block)]
         return self.read_bytes("eth_call", self.request("eth_call", params))
 
-    def logs(self, address: bytes, topic: bytes, from_block: int, to_block: int) -> list[Log]:
+    def logs(self, address: bytes, topic: bytes, from_block: int, to_block: int) -> list[ChainLog]:
         """The logs `address` emitted with first topic `topic` in blocks `from_block` to
         `to_block`; RpcBadAnswer for one that is not of that filter, or was removed."""
         method = "eth_getLogs"
@@ -220,25 +203,18 @@ class JsonRpc:
         found = self.request(method, [flt])
         if not isinstance(found, list):
             raise RpcBadAnswer(self.url, method, "the answer is not a list")
-        logs = [self._read_log(entry) for entry in found]
+        try:
+            logs = read_logs(method, found)
+        except MalformedAnswer as exc:
+            where = exc.what.removeprefix(method).lstrip()
+            raise RpcBadAnswer(self.url, method, f"{where}: {exc.problem}") from None
         for log in logs:
+            if log.removed:
+                raise RpcBadAnswer(self.url, method, "a removed log (a reorganised block)")
             if log.address != address or log.topics[:1] != (topic,):
                 other = f"a log of 0x{log.address.hex()}, or of another event, than asked for"
                 raise RpcBadAnswer(self.url, method, other)
-            if not from_block <= log.block <= to_block:
-                other = f"a log of block {log.block}, outside {from_block}..{to_block}"
+            if not from_block <= log.block_number <= to_block:
+                other = f"a log of block {log.block_number}, outside {from_block}..{to_block}"
                 raise RpcBadAnswer(self.url, method, other)
         return logs
-
-    def _read_log(self, entry: Any) -> Log:
-        method = "eth_getLogs"
-        if not isinstance(entry, dict) or not isinstance(entry.get("topics"), list):
-            raise RpcBadAnswer(self.url, method, f"{entry!r} is not a log")
-        if entry.get("removed") is True:
-            raise RpcBadAnswer(self.url, method, "a removed log (a reorganised block)")
-        return Log(
-            self.read_bytes(method, entry.get("address"), 20),
-            tuple(self.read_bytes(method, t, 32) for t in entry["topics"]),
-            self.read_bytes(method, entry.get("data")),
-            self.read_quantity(method, entry.get("blockNumber")),
-        )

@@ -102,7 +102,7 @@ def get_withdrawn(
             (token,) = decode(["address"], log.topics[3])
             amount, _ = decode(["uint256", "address"], log.data)
         except DecodingError as exc:
-            broken = f"a Withdrawn log of block {log.block} that does not decode: {exc}"
+            broken = f"a Withdrawn log of block {log.block_number} that does not decode: {exc}"
             raise RpcBadAnswer(rpc.url, "eth_getLogs", broken) from None
         key = bytes.fromhex(token[2:])
         if key in paid:

@@ -33,7 +33,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_utils.address import to_checksum_address
 from web3.exceptions import Web3Exception
 
-from bridge.chain import Chain, ChainError, ChainIdMismatch, connect
+from bridge.chain import Chain, ChainIdMismatch, connect
+from bridge.chain_answers import ChainError
 from bridge.cursor import CursorStore
 from bridge.expiries import BlockStamp, get_final_stamp, observe_expiry
 from bridge.observation import (

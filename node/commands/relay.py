@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from bridge.chain import ChainError, account_from_key, connect
+from bridge.chain import account_from_key, connect
+from bridge.chain_answers import ChainError
 from bridge.relayer import relay_complete, relay_rotations
 from node.keys import BRIDGE_KEY, KeyFileError, load_key
 

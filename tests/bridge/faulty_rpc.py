@@ -17,7 +17,8 @@ class FaultyRpc:
         self.rate_limited_requests = 0  # answer this many next requests with HTTP 429
         self.max_log_range: int | None = None
         self.lies: dict[str, Callable[[Any], Any]] = {}
-        """Method -> what it answers instead of anvil's result (given that result)."""
+        """Method -> what it answers instead of anvil's result (given that result), alone
+        or in a batch."""
         self.released = threading.Event()
         self.released.set()  # cleared: every request hangs until set again
         proxy = self
@@ -70,12 +71,16 @@ class FaultyRpc:
                 answer = response.read()
         except OSError:  # anvil stopped under a pending request (test teardown)
             return 502, b"{}"
-        lie = self.lies.get(str(request.get("method"))) if isinstance(request, dict) else None
-        if lie is None:
+        if not self.lies:
             return 200, answer
-        reply = json.loads(answer)
-        reply["result"] = lie(reply["result"])
-        return 200, json.dumps(reply).encode()
+        calls = request if isinstance(request, list) else [request]
+        methods = {call.get("id"): str(call.get("method")) for call in calls}
+        replies = json.loads(answer)
+        for reply in replies if isinstance(replies, list) else [replies]:
+            lie = self.lies.get(methods.get(reply.get("id"), ""))
+            if lie is not None and "result" in reply:
+                reply["result"] = lie(reply["result"])
+        return 200, json.dumps(replies).encode()
 
     def __enter__(self) -> FaultyRpc:
         self.thread.start()

@@ -14,13 +14,13 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from bridge.anvil import DEV_PRIVATE_KEY, AnvilNode
-from bridge.chain import ChainIdMismatch, RpcError, account_from_key, connect
+from bridge.chain import ChainIdMismatch, account_from_key, connect
+from bridge.chain_answers import ChainBlock, MalformedAnswer
 from bridge.cursor import CursorStore
 from bridge.deposits import DepositEvent, decode_deposit_log
 from bridge.devchain import finalize, mine, revert, send_native_deposits, snapshot
 from bridge.vault import NATIVE, deploy_test_token, deploy_vault, deposit_token, get_vault_address
 from bridge.watcher import (
-    ChainBlock,
     ReorgDetected,
     Watcher,
     WatcherConfig,
@@ -28,7 +28,6 @@ from bridge.watcher import (
     check_receipts,
     fetch_blocks,
     fetch_deposit_logs,
-    get_log_block,
 )
 from tests.bridge.conftest import make_set, make_validators
 
@@ -162,10 +161,10 @@ class HeadersAnswering:
     "header",
     [{"hash": "0x" + "11" * 32}, {"hash": "0x" + "11" * 32, "timestamp": "soon"}, "0xabc"],
 )
-def test_a_header_without_a_hash_and_timestamp_is_an_rpc_error(header: object) -> None:
-    with pytest.raises(RpcError) as caught:
+def test_a_header_without_a_hash_and_timestamp_is_a_malformed_answer(header: object) -> None:
+    with pytest.raises(MalformedAnswer) as caught:
         fetch_blocks(HeadersAnswering(header), [7])  # type: ignore[arg-type]
-    assert caught.value.method == "eth_getBlockByNumber" and "block 7" in caught.value.message
+    assert caught.value.what.startswith("eth_getBlockByNumber 7")
     good = {"hash": "0x" + "11" * 32, "timestamp": "0x10"}
     assert fetch_blocks(HeadersAnswering(good), [7]) == {  # type: ignore[arg-type]
         7: ChainBlock(bytes([0x11]) * 32, 16)
@@ -222,7 +221,7 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         assert watcher.status.pending == {} and watcher.status.orphaned == 1
         stale = decode_deposit_log(chain.chain_id, stale_log[-1], 0)
         with pytest.raises(ReorgDetected):  # a stale log never passes the canonical check
-            check_canonical_blocks(chain, [get_log_block(stale_log[-1])])
+            check_canonical_blocks(chain, [stale_log[-1].block])
         with pytest.raises(ReorgDetected):  # nor the receipt check (no receipt any more)
             check_receipts(chain, [stale])
 
