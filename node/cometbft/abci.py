@@ -36,8 +36,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import trio
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -62,7 +62,7 @@ from node.keys import PeerIdError, get_peer_node_id
 from node.mempool import Mempool
 from node.storage import NodeStore
 from node.storage.comet_block import CometBlockRecord
-from node.storage.comet_compact import compact_txs, get_ref_indices, resolve_items
+from node.storage.comet_compact import compact_txs, get_ref_indices, get_referenced, resolve_items
 from node.worktime import PROPOSAL_CHECK
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,8 @@ class DecidedBlock:
 
     record: CometBlockRecord
     result: BlockResult
+    referenced: Mapping[bytes, bytes] = field(default_factory=dict)
+    """The bodies the block named by reference, by hash: kept for the peers at Commit."""
 
 
 def get_time_ms(timestamp: Timestamp) -> int:
@@ -390,7 +392,7 @@ class ClearingAbci:
             log.warning("proposal %s at height %d refused: %s",
                         request.hash.hex()[:12], request.height, error)  # fmt: skip
             return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
-        self.bodies.accept(request.height, [txs[i] for i in get_ref_indices(request.txs)])
+        self.bodies.accept(request.height, get_referenced(request.txs, txs))
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
     def get_equivocations(
@@ -430,7 +432,7 @@ class ClearingAbci:
             request.height, ctx.time_ms, request.hash, request.proposer_address,
             tuple(txs), ctx.evidence, ref_indices,
         )  # fmt: skip
-        self.finalized = DecidedBlock(record, result)
+        self.finalized = DecidedBlock(record, result, get_referenced(request.txs, txs))
         return abci.ResponseFinalizeBlock(
             tx_results=[
                 abci.ExecTxResult(
@@ -457,7 +459,7 @@ class ClearingAbci:
         block, self.finalized = self.finalized, None
         self.on_commit(block)
         record = block.record
-        self.bodies.commit(record.height, [record.txs[i] for i in record.ref_indices])
+        self.bodies.commit(record.height, block.referenced)
         try:  # the exception response stops CometBFT before it enters the next height
             self.app.check_height(block.record.height + 1)
         except ReleaseMismatch as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 import trio
@@ -108,23 +108,24 @@ class BlockBodies:
                 return tx
         return None
 
-    def accept(self, height: int, txs: Sequence[bytes]) -> None:
-        """Keeps `txs` (a proposal's referenced bodies at `height`), in the store first."""
+    def accept(self, height: int, referenced: Mapping[bytes, bytes]) -> None:
+        """Keeps `referenced` (a proposal's referenced bodies at `height`, by the hashes its
+        references carry, which resolving them checked), in the store first."""
         if self.store is not None:
-            self.store.save_proposal_txs(height, encode_bodies(txs))
-        self.add(height, txs)
+            self.store.save_proposal_txs(height, encode_bodies(list(referenced.values())))
+        self.accepted.setdefault(height, {}).update(referenced)
 
     def add(self, height: int, txs: Sequence[bytes]) -> None:
         """Bodies of the block at `height` (a peer's: checked against their hashes)."""
         self.accepted.setdefault(height, {}).update(index(txs))
 
-    def commit(self, height: int, referenced: Sequence[bytes]) -> None:
+    def commit(self, height: int, referenced: Mapping[bytes, bytes]) -> None:
         """The block at `height` is committed, naming `referenced` by hash: those are kept
         in memory for the peers' asks (the mempool let them go), those of blocks more than
         KEPT_HEIGHTS before it forgotten, and so are the proposals of every height up to it."""
         for held in [h for h in self.accepted if h <= height]:
             del self.accepted[held]
-        self.committed[height] = index(referenced)
+        self.committed[height] = dict(referenced)
         for held in [h for h in self.committed if h <= height - KEPT_HEIGHTS]:
             del self.committed[held]
 

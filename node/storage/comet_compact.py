@@ -54,6 +54,12 @@ def resolve_items(items: Sequence[bytes], lookup: TxLookup) -> list[bytes]:
     return resolve_tx_ids(refs, in_full, lookup)
 
 
+def get_referenced(items: Sequence[bytes], txs: Sequence[bytes]) -> dict[bytes, bytes]:
+    """The bodies of `txs` (the block's, resolved) that `items` named by reference, by the
+    hash each reference carries: a block's bodies indexed without hashing them again."""
+    return {ref: tx for item, tx in zip(items, txs, strict=True) if (ref := read_ref(item))}
+
+
 def get_ref_indices(items: Sequence[bytes]) -> tuple[int, ...]:
     return tuple(index for index, item in enumerate(items) if read_ref(item) is not None)
 

@@ -14,7 +14,7 @@ import trio.testing
 
 from consensus.compact import compute_tx_hash
 from node.cometbft import bodies as bodies_module
-from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies
+from node.cometbft.bodies import BlockBodies, fetch_bodies, gather_bodies, index
 from node.p2p import HostConfig, blocksync
 from node.p2p.blocksync import SyncedBlock, serve_blocks
 from node.p2p.txfetch import serve_txs
@@ -28,7 +28,7 @@ HASHES = [compute_tx_hash(tx) for tx in TXS]
 
 def test_an_accepted_proposal_s_bodies_outlive_a_restart_until_its_block(tmp_path: Path) -> None:
     with NodeStore(tmp_path / "node.sqlite3") as store:
-        BlockBodies({}.get, store).accept(7, TXS[:2])
+        BlockBodies({}.get, store).accept(7, index(TXS[:2]))
     with NodeStore(tmp_path / "node.sqlite3") as store:
         restarted = BlockBodies({}.get, store)
         assert [restarted.get(h) for h in HASHES[:3]] == [*TXS[:2], None]
@@ -42,13 +42,13 @@ def test_a_committed_block_s_bodies_are_given_to_peers_for_a_few_heights_more() 
     """The mempool lets them go with the commit; a validator the gossip reached late asks
     for them while the others have committed the proposal without it."""
     held = BlockBodies({}.get)
-    held.accept(5, TXS[:3])
-    held.commit(5, TXS[:2])
+    held.accept(5, index(TXS[:3]))
+    held.commit(5, index(TXS[:2]))
     assert [held.get(h) for h in HASHES[:3]] == [*TXS[:2], None] and held.accepted == {}
     for height in range(6, 5 + bodies_module.KEPT_HEIGHTS):
-        held.commit(height, TXS[3:4])
+        held.commit(height, index(TXS[3:4]))
     assert held.get(HASHES[0]) == TXS[0]
-    held.commit(5 + bodies_module.KEPT_HEIGHTS, [])
+    held.commit(5 + bodies_module.KEPT_HEIGHTS, {})
     assert held.get(HASHES[0]) is None and held.get(HASHES[3]) == TXS[3]
 
 
@@ -127,7 +127,7 @@ async def test_a_proposal_is_sought_for_a_while_a_committed_block_until_found(
     await gather_bodies(held, 2, HASHES[:2], fetch, True)
     assert asked[0][0] == start  # no wait for gossip: the block is decided
     assert len(asked) == 6 and [held.get(h) for h in HASHES[:3]] == TXS[:3]
-    held.commit(2, [])
+    held.commit(2, {})
     assert held.get(HASHES[0]) is None and held.get(HASHES[2]) == TXS[2]  # block 3's
 
 

@@ -12,6 +12,7 @@ from node.storage.comet_compact import (
     REF_TAG,
     compact_txs,
     get_ref_indices,
+    get_referenced,
     make_ref,
     read_ref,
     resolve_items,
@@ -37,6 +38,7 @@ def test_the_held_transactions_become_references_and_resolve_back() -> None:
     assert get_ref_indices(items) == tuple(range(1, len(TXS)))
     assert restore_items(TXS, get_ref_indices(items)) == items
     assert resolve_items(items, held.get) == TXS
+    assert get_referenced(items, TXS) == held  # by the references' hashes, none hashed again
 
 
 def test_what_is_not_held_is_named_once() -> None:
