@@ -7,9 +7,10 @@ validator signs with its Ed25519 consensus key exactly as clearing verifies it
 node gossips `SignedObservation`s; `ObservationPool` groups attestations by the
 exact signed content and yields a `CollateralCredit` transaction once more than 2/3
 of voting power signed the same bytes; a validator's first observation of a
-deposit is its only vote there (a second, different one is `Equivocation`). The
-power is the validator set in force's (the node hands the pool the committed
-state's `validators` after every commit: `follow`), as clearing counts it.
+deposit is its only vote there (a second, different one is an
+`AttestationEquivocation`). The power is the validator set in force's (the node hands
+the pool the committed state's `validators` after every commit: `follow`), as clearing
+counts it.
 Clearing credits each (chain id, vault, deposit nonce) at most once, so a credit
 proposed twice is refused there. A deposit clearing cannot credit (unregistered
 token, not 1..2^64-1 whole quanta) is still signed, with zero quanta: clearing
@@ -80,7 +81,7 @@ class InvalidAttestation(ObservationError):
         self.signer, self.reason = signer, reason
 
 
-class Equivocation(InvalidAttestation):
+class AttestationEquivocation(InvalidAttestation):
     """A validator signed two contents for one deposit: the first is kept, both are
     evidence (each carries the validator's own valid signature)."""
 
@@ -238,7 +239,8 @@ class ObservationPool:
 
     def add(self, signed: SignedObservation) -> bool:
         """Keep a valid attestation; True when it is new. Raises InvalidAttestation:
-        Equivocation when its signer already attested other content for the same key,
+        AttestationEquivocation when its signer already attested other content for the same
+        key,
         TooManyPending when its signer already attests `max_pending` uncredited keys.
 
         A validator's first observation of a deposit is its only vote: at most one
@@ -260,7 +262,7 @@ class ObservationPool:
             return False
         first = self.get_attested(key, signer)
         if first is not None and first != signed.observation:
-            raise Equivocation(signer, first, signed.observation)
+            raise AttestationEquivocation(signer, first, signed.observation)
         if first is not None:
             return False
         if self.pending.get(signer, 0) >= self.max_pending:

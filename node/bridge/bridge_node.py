@@ -27,7 +27,7 @@ import trio
 
 from bridge.external import ExternalEventError, SignedExternalEvent
 from bridge.observation import (
-    Equivocation,
+    AttestationEquivocation,
     InvalidAttestation,
     ObservationPool,
     ReobserveRequest,
@@ -247,7 +247,7 @@ class BridgeNode:
                 continue
             try:
                 self.pool(delivery.value)  # type: ignore[arg-type]
-            except Equivocation as exc:
+            except AttestationEquivocation as exc:
                 # Not the forwarder's fault: it relayed a valid signature, and may never
                 # have seen the other one. The two signed contents are the evidence.
                 log.warning("validator equivocation relayed by %s: %s", delivery.sender, exc)

@@ -23,7 +23,7 @@ from typing import Any
 
 import trio
 
-from node.cometbft.rpc import CometRpc, RpcError
+from node.cometbft.rpc import CometRpc, CometRpcError
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ async def restart_when_behind(rpc: CometRpc, restart: EngineRestart, behind_heig
         await trio.sleep(POLL_S)
         try:
             lag = await read_lag(rpc)
-        except (RpcError, KeyError, TypeError, ValueError) as exc:  # starting or stopping
+        except (CometRpcError, KeyError, TypeError, ValueError) as exc:  # starting or stopping
             log.debug("catch-up watch: %s", exc)
             watch.since = None
             continue

@@ -37,7 +37,7 @@ from lightclient.cometbft import CometValidatorPowers, parse_commit, parse_heade
 from lightclient.commit import InvalidCommit
 from node.api.http import Handler, Request, Response, json_response, serve_http
 from node.cometbft.home import TrustedBlock
-from node.cometbft.rpc import CometRpc, RpcError
+from node.cometbft.rpc import CometRpc, CometRpcError
 from node.cometbft.transport import open_unix_listener
 from node.p2p import P2PNode, RequestFailed
 from node.storage.comet_block import SignedHeader
@@ -96,7 +96,7 @@ def serve_light_rpc(p2p: P2PNode, rpc: CometRpc) -> None:
         request = LightRequest.decode(data)
         try:
             return (await rpc.post(request.method.value, request.get_params())).content
-        except RpcError as exc:  # this node's CometBFT is down: the asker tries another
+        except CometRpcError as exc:  # this node's CometBFT is down: the asker tries another
             return json.dumps({UNAVAILABLE: exc.reason}).encode()
 
     p2p.set_request_handler(LIGHT_RPC_PROTOCOL, answer, MAX_LIGHT_REQUEST_BYTES)

@@ -13,7 +13,7 @@ from lightclient.cometbft import parse_commit, parse_header
 from node.storage.comet_block import SignedHeader
 
 
-class RpcError(Exception):
+class CometRpcError(Exception):
     """CometBFT's RPC answered with an error, or not at all."""
 
     def __init__(self, method: str, reason: str) -> None:
@@ -22,7 +22,7 @@ class RpcError(Exception):
         self.reason = reason
 
 
-class RpcUnreachable(RpcError):
+class CometRpcUnreachable(CometRpcError):
     """CometBFT did not answer (not started yet, restarting, stopped, or too slow): it
     refused nothing, and the same request may be sent again."""
 
@@ -52,24 +52,24 @@ class CometRpc:
         await self.aclose()
 
     async def post(self, method: str, params: dict[str, Any]) -> httpx.Response:
-        """CometBFT's HTTP answer to the JSON-RPC call; RpcError if none came."""
+        """CometBFT's HTTP answer to the JSON-RPC call; CometRpcError if none came."""
         body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
         try:
             return await self.client.post(self.url, json=body)
         except httpx.TransportError as exc:
-            raise RpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
+            raise CometRpcUnreachable(method, f"{type(exc).__name__}: {exc}") from exc
         except httpx.HTTPError as exc:
-            raise RpcError(method, str(exc)) from exc
+            raise CometRpcError(method, str(exc)) from exc
 
     async def call(self, method: str, **params: Any) -> Any:
         response = await self.post(method, params)
         try:
             answer = response.json()
         except ValueError as exc:
-            raise RpcError(method, f"not JSON ({response.status_code}): {exc}") from exc
+            raise CometRpcError(method, f"not JSON ({response.status_code}): {exc}") from exc
         if "error" in answer:
             error = answer["error"]
-            raise RpcError(method, f"{error.get('message')}: {error.get('data')}")
+            raise CometRpcError(method, f"{error.get('message')}: {error.get('data')}")
         return answer["result"]
 
     async def get_height(self) -> int:
@@ -88,4 +88,4 @@ class CometRpc:
         try:
             return SignedHeader(parse_header(signed["header"]), parse_commit(signed["commit"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise RpcError("commit", f"not a signed header: {exc}") from exc
+            raise CometRpcError("commit", f"not a signed header: {exc}") from exc

@@ -54,7 +54,7 @@ from node.cometbft.process import (
     find_binary,
     run_cometbft,
 )
-from node.cometbft.rpc import CometRpc, RpcError
+from node.cometbft.rpc import CometRpc, CometRpcError
 from node.cometbft.signed_headers import SignedHeaderKeeper
 from node.cometbft.snapshots import AppSnapshots
 from node.cometbft.transport import Gather, Handler, gather_nothing, serve_abci
@@ -251,7 +251,7 @@ async def watch_peer_links(rpc: CometRpc, links: PeerLinks) -> None:
     while True:
         try:
             info = await rpc.call("net_info")
-        except RpcError as exc:  # CometBFT starting or stopping: the next look tells
+        except CometRpcError as exc:  # CometBFT starting or stopping: the next look tells
             log.debug("net_info: %s", exc)
         else:
             held = {peer["node_info"]["id"] for peer in info["peers"]}

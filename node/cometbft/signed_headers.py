@@ -16,7 +16,7 @@ import logging
 
 import trio
 
-from node.cometbft.rpc import CometRpc, RpcError
+from node.cometbft.rpc import CometRpc, CometRpcError
 from node.storage import NodeStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class SignedHeaderKeeper:
                 return
             try:
                 signed = await self.rpc.get_signed_header(height)
-            except RpcError as exc:
+            except CometRpcError as exc:
                 log.debug("signed header of block %d not fetched yet: %s", height, exc)
                 return
             await trio.to_thread.run_sync(self.store.save_cert, height, signed.encode())

@@ -48,12 +48,12 @@ def decode_uvarint(buffer: bytes | bytearray) -> tuple[int, int] | None:
     return None
 
 
-def encode_frame(message: abci.Response) -> bytes:
+def encode_abci_frame(message: abci.Response) -> bytes:
     body: bytes = message.SerializeToString()
     return encode_uvarint(len(body)) + body
 
 
-class FrameReader:
+class AbciFrameReader:
     """Splits a byte stream into length-delimited frames of at most `max_bytes`."""
 
     def __init__(self, max_bytes: int) -> None:
@@ -92,13 +92,13 @@ async def serve_connection(
     stream: trio.abc.Stream, handle: Handler, max_bytes: int, gather: Gather = gather_nothing
 ) -> None:
     """Answers the requests of one connection, in order, until CometBFT closes it."""
-    reader = FrameReader(max_bytes)
+    reader = AbciFrameReader(max_bytes)
     while data := await stream.receive_some(CHUNK_BYTES):
         answers = []
         for frame in reader.feed(data):
             request = abci.Request.FromString(frame)
             await gather(request)
-            answers.append(encode_frame(answer(handle, request)))
+            answers.append(encode_abci_frame(answer(handle, request)))
         if answers:
             await stream.send_all(b"".join(answers))
     if reader.buffer:

@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
 
 
 @dataclass(frozen=True)
-class Repair:
+class WalRepair:
     """What `repair_wal` found: the records kept, and the corruption it cut (None: whole)."""
 
     path: Path
@@ -49,13 +49,13 @@ class Repair:
     backup: Path | None = None
 
 
-def repair_wal(path: Path) -> Repair:
+def repair_wal(path: Path) -> WalRepair:
     """The WAL at `path` truncated at its first bad frame, after a durable copy of it as
     it was; nothing written if it is whole or absent."""
     data = path.read_bytes() if path.exists() else b""
     records, corruption = decode_frames(data, str(path))
     if corruption is None:
-        return Repair(path, len(records), len(data))
+        return WalRepair(path, len(records), len(data))
     backup = path.with_name(path.name + BACKUP_SUFFIX)
     with open(backup, "wb") as copy:
         copy.write(data)
@@ -66,10 +66,10 @@ def repair_wal(path: Path) -> Repair:
         Wal(storage, repair=True)
     finally:
         storage.close()
-    return Repair(path, len(records), len(data), corruption, backup)
+    return WalRepair(path, len(records), len(data), corruption, backup)
 
 
-def describe(repair: Repair) -> str:
+def describe(repair: WalRepair) -> str:
     if repair.corruption is None:
         if not repair.path.exists():
             return f"{repair.path}: no WAL (this node never ran); nothing to repair"

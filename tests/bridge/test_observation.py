@@ -22,7 +22,7 @@ from bridge.external import (
 )
 from bridge.observation import (
     REQUEST_VERSION,
-    Equivocation,
+    AttestationEquivocation,
     InvalidAttestation,
     NotWholeQuanta,
     ObservationPool,
@@ -247,7 +247,7 @@ def test_a_validator_keeps_its_first_content_per_deposit_and_equivocation_is_ref
     obs = compute_observation(deposit(), TOKENS)
     other = compute_observation(deposit(amount=6 * 10**12), TOKENS)  # same key
     assert pool.add(sign_observation(KEYS[0], NETWORK, obs))
-    with pytest.raises(Equivocation, match="quanta 5 kept, 6 refused") as caught:
+    with pytest.raises(AttestationEquivocation, match="quanta 5 kept, 6 refused") as caught:
         pool.add(sign_observation(KEYS[0], NETWORK, other))
     assert (caught.value.first, caught.value.second) == (obs, other)
     assert list(pool.entries[obs.key]) == [obs]  # the second content is not pooled
@@ -320,7 +320,7 @@ def test_pool_memory_is_bounded_and_the_first_quorum_never_changes(
     for step, (validator, content, dep) in enumerate(votes):
         try:
             pool.add(sign_observation(KEYS[validator], NETWORK, contents[dep][content]))
-        except (Equivocation, TooManyPending):
+        except (AttestationEquivocation, TooManyPending):
             pass
         stored = sum(len(signers) for c in pool.entries.values() for signers in c.values())
         assert stored <= len(validators) * min(len(pool.entries), cap)

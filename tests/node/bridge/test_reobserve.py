@@ -19,7 +19,7 @@ from bridge.chain import Chain, account_from_key
 from bridge.deposits import DepositEvent
 from bridge.devchain import DevnetChain, mine, revert, snapshot
 from bridge.observation import (
-    Equivocation,
+    AttestationEquivocation,
     ObservationPool,
     ReobserveRequest,
     SignedObservation,
@@ -191,7 +191,7 @@ def test_requests_name_the_pooled_logs_of_a_key_the_most_attested_first() -> Non
     forged = [dataclasses.replace(honest, tx_hash=bytes([n]) * 32) for n in range(1, 6)]
     pool.add(sign_observation(CONSENSUS_KEYS[0], NET, forged[0]))
     for other in forged[1:]:  # the pool keeps one content per validator and key
-        with pytest.raises(Equivocation):
+        with pytest.raises(AttestationEquivocation):
             pool.add(sign_observation(CONSENSUS_KEYS[0], NET, other))
     reobserver, _ = make_reobserver(pool)
     (key,) = reobserver.get_stuck_keys()

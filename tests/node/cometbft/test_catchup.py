@@ -30,7 +30,7 @@ from node.cometbft.catchup import (
 )
 from node.cometbft.home import RPC_SOCKET, Listeners, write_home
 from node.cometbft.process import StoppedMidBlock, find_binary
-from node.cometbft.rpc import CometRpc, RpcUnreachable
+from node.cometbft.rpc import CometRpc, CometRpcUnreachable
 from node.cometbft.runtime import run_engine, take_up_restart
 from node.keys import get_node_id
 from node.mempool import Mempool
@@ -104,7 +104,7 @@ class ScriptedRpc:
         self.polls += method == "status"  # each poll asks for its status first
         reading = self.readings[min(self.polls, len(self.readings)) - 1]
         if reading is None:
-            raise RpcUnreachable(method, "ConnectError")
+            raise CometRpcUnreachable(method, "ConnectError")
         height, peers = reading
         if method == "status":
             return {"sync_info": {"latest_block_height": str(height), "catching_up": False}}
