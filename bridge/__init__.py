@@ -5,9 +5,10 @@ Nothing here credits or debits anyone: clearing does, after quorum.
 Two sides. The records, their checks and the watcher's outbox (`deposits`,
 `observation`, `withdrawal`, `rotation`, `external`, `eip712`, `validators`, `wire`,
 `cursor`, `payouts`) import neither web3 nor eth_account: every node imports them at
-start. Nor do the contracts' ABIs read without web3 (`abi`) and the rules of relaying a
-withdrawal (`withdrawal_relay`), which the client SDK uses over plain JSON-RPC. The chain
-client
+start. Nor do the contracts' ABIs read without web3 (`abi`), the rules of relaying a
+withdrawal (`withdrawal_relay`), and what a chain node answers, read with its shape
+checked (`chain_answers`: logs, headers, receipts, error objects; `rpc_values`: hex),
+which the client SDK uses over plain JSON-RPC. The chain client
 (`chain`, `vault`, `watcher`, `expiries`, `pricefeed`, `relayer`, `devchain`) imports
 web3 at the top, and is imported only where a chain is talked to, since web3 and
 eth_account are over a quarter of a node's start-up imports.
