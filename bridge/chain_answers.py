@@ -88,7 +88,7 @@ class ChainLog:
     removed: bool  # a log of a block reorganised away since (geth's and anvil's flag)
 
     @property
-    def block(self) -> tuple[int, bytes]:
+    def block_ref(self) -> tuple[int, bytes]:
         """The number and hash of the block the log says it is in."""
         return self.block_number, self.block_hash
 

@@ -139,7 +139,7 @@ def scan_final_range(
     for entry in logs:
         if entry.removed:
             raise ReorgDetected(entry.block_number, entry.block_hash, None)
-    times = check_canonical_blocks(chain, [entry.block for entry in logs])
+    times = check_canonical_blocks(chain, [entry.block_ref for entry in logs])
     deposits, payouts = [], []
     for entry in logs:
         if entry.topics[:1] == (DEPOSITED_TOPIC,):
@@ -208,7 +208,7 @@ def fetch_deposit_by_receipt(
     ]
     if not matching:
         raise DepositNotFinal(tx_hash, f"no vault deposit at log index {log_index}")
-    times = check_canonical_blocks(chain, [matching[0].block])
+    times = check_canonical_blocks(chain, [matching[0].block_ref])
     return decode_deposit_log(chain.chain_id, matching[0], times[matching[0].block_number])
 
 

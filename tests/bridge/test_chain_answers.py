@@ -41,7 +41,7 @@ def make_log(**fields: Any) -> dict[str, Any]:
 
 def test_a_well_formed_log_reads_and_decodes_as_the_deposit_it_is() -> None:
     (log,) = read_logs("eth_getLogs", [make_log()])
-    assert (log.block, log.tx_hash, log.log_index, log.removed) == (
+    assert (log.block_ref, log.tx_hash, log.log_index, log.removed) == (
         (42, bytes([0xCD]) * 32), TX, 1, False
     )  # fmt: skip
     deposit = decode_deposit_log(31337, log, 1_700_000_000)

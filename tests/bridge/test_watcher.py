@@ -221,7 +221,7 @@ async def test_reorged_deposit_is_never_stored_and_remined_once(tmp_path: Path) 
         assert watcher.status.pending == {} and watcher.status.orphaned == 1
         stale = decode_deposit_log(chain.chain_id, stale_log[-1], 0)
         with pytest.raises(ReorgDetected):  # a stale log never passes the canonical check
-            check_canonical_blocks(chain, [stale_log[-1].block])
+            check_canonical_blocks(chain, [stale_log[-1].block_ref])
         with pytest.raises(ReorgDetected):  # nor the receipt check (no receipt any more)
             check_receipts(chain, [stale])
 
