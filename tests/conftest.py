@@ -8,6 +8,7 @@ bench/, never here.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -19,7 +20,14 @@ import trio.testing
 from hypothesis import HealthCheck, settings
 from xdist.workermanage import WorkerController
 
-from tests.parallel import GROUPS_PATH, GroupScheduling, share_ports, write_groups
+from tests.parallel import (
+    GROUPS_PATH,
+    GroupScheduling,
+    describe_lanes,
+    share_ports,
+    sum_lanes,
+    write_groups,
+)
 
 GROUPS_DIR = pytest.StashKey[Path | None]()
 
@@ -66,6 +74,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput["workerid"] == "gw0":
         write_groups(Path(workerinput[GROUPS_PATH]), items)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The controller (xdist): each worker's seconds by lane (tests/parallel.py
+    `sum_lanes`), from the reports its workers sent and the groups the first wrote."""
+    directory = config.stash.get(GROUPS_DIR, None)
+    path = None if directory is None else directory / "groups.json"
+    if path is None or not path.exists():
+        return
+    groups = json.loads(path.read_text())["groups"]
+    ran = [
+        (report.node.gateway.id, report.nodeid, report.duration)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if isinstance(report, pytest.TestReport) and hasattr(report, "node")
+    ]
+    terminalreporter.write_sep("-", "seconds per worker, by lane")
+    for line in describe_lanes(sum_lanes(ran, groups)):
+        terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -134,3 +135,32 @@ class GroupScheduling(LoadScopeScheduling):
         longest = max(self.workqueue, key=self.get_seconds)
         self.workqueue.move_to_end(longest, last=False)
         super()._assign_work_unit(node)
+
+
+OTHER = "other"
+"""The lane share of every group but the networks and the tests beside them."""
+
+
+def sum_lanes(
+    ran: Iterable[tuple[str, str, float]], groups: Mapping[str, str]
+) -> dict[str, dict[str, float]]:
+    """Per worker, the seconds its tests took (setup, call and teardown), by the kind of
+    group they ran in: `NETWORKS`, `BESIDE_NETWORKS`, `OTHER`. `ran` holds (worker, node
+    id, seconds) per report. The run lasts as long as its longer lane: what a cut of the
+    suite's time has to shorten."""
+    lanes: dict[str, dict[str, float]] = {}
+    for worker, nodeid, seconds in ran:
+        group = groups.get(nodeid, nodeid)
+        kind = group if group in (NETWORKS, BESIDE_NETWORKS) else OTHER
+        lane = lanes.setdefault(worker, dict.fromkeys((NETWORKS, BESIDE_NETWORKS, OTHER), 0.0))
+        lane[kind] += seconds
+    return lanes
+
+
+def describe_lanes(lanes: Mapping[str, Mapping[str, float]]) -> list[str]:
+    return [
+        f"{worker}: {sum(kinds.values()):.1f} s ("
+        + ", ".join(f"{kind} {seconds:.1f}" for kind, seconds in kinds.items())
+        + ")"
+        for worker, kinds in sorted(lanes.items())
+    ]

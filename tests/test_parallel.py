@@ -7,7 +7,15 @@ from typing import Any
 
 from tests.node.nodenet import open_node_network
 from tests.node.test_network_inprocess import network
-from tests.parallel import BESIDE_NETWORKS, NETWORKS, GroupScheduling, get_group
+from tests.parallel import (
+    BESIDE_NETWORKS,
+    NETWORKS,
+    OTHER,
+    GroupScheduling,
+    describe_lanes,
+    get_group,
+    sum_lanes,
+)
 
 
 def make_item(nodeid: str, helpers: dict[str, Any], *marks: str) -> Any:
@@ -37,3 +45,15 @@ def test_process_tests_marked_beside_the_networks_go_last_to_the_other_worker() 
     groups = [BESIDE_NETWORKS, "tests/d.py", NETWORKS, "tests/f.py"]
     order = sorted(groups, key=scheduling.get_seconds, reverse=True)
     assert order == [NETWORKS, "tests/f.py", "tests/d.py", BESIDE_NETWORKS]
+
+
+def test_each_worker_s_seconds_are_summed_by_lane() -> None:
+    groups = {"a.py::x": NETWORKS, "b.py::y": "b.py", "c.py::z": BESIDE_NETWORKS}
+    ran = [("gw0", "a.py::x", 40.0), ("gw0", "a.py::x", 0.5), ("gw1", "b.py::y", 3.0),
+           ("gw1", "c.py::z", 10.0), ("gw1", "d.py::w", 1.0)]  # fmt: skip
+    lanes = sum_lanes(ran, groups)
+    assert lanes == {
+        "gw0": {NETWORKS: 40.5, BESIDE_NETWORKS: 0.0, OTHER: 0.0},
+        "gw1": {NETWORKS: 0.0, BESIDE_NETWORKS: 10.0, OTHER: 4.0},
+    }
+    assert describe_lanes(lanes)[1] == "gw1: 14.0 s (networks 0.0, beside networks 10.0, other 4.0)"
