@@ -117,7 +117,7 @@ class Chain:
             raise RpcError("eth_getBlockByNumber", -1, f"no {tag} block")
         if not isinstance(block, dict):
             raise MalformedAnswer("eth_getBlockByNumber", f"{show(block)} is not a block")
-        return read_quantity(f"eth_getBlockByNumber {tag}: number", block.get("number"))
+        return read_quantity(f"eth_getBlockByNumber {tag}", block.get("number"), "number")
 
     def contract(self, name: str, address: str) -> Contract:
         artifact = load_artifact(name)

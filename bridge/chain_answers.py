@@ -58,20 +58,26 @@ class MalformedAnswer(ChainError):
         self.what, self.problem = what, problem
 
 
-def read_quantity(what: str, value: Any) -> int:
-    """`value`, a hex quantity of an answer (`what` names it), as an int."""
+def read_quantity(what: str, value: Any, field: str = "") -> int:
+    """`value`, a hex quantity of an answer, as an int; the error names it `what: field`
+    (formatted only then: a scan reads thousands of logs)."""
     try:
         return parse_quantity(value)
     except ValueError as exc:
-        raise MalformedAnswer(what, str(exc)) from None
+        raise MalformedAnswer(name_field(what, field), str(exc)) from None
 
 
-def read_data(what: str, value: Any, length: int | None = None) -> bytes:
-    """`value`, hex data of an answer (`what` names it), of `length` bytes if given."""
+def read_data(what: str, value: Any, length: int | None = None, field: str = "") -> bytes:
+    """`value`, hex data of an answer, of `length` bytes if given; the error names it as
+    `read_quantity`'s does."""
     try:
         return parse_data(value, length)
     except ValueError as exc:
-        raise MalformedAnswer(what, str(exc)) from None
+        raise MalformedAnswer(name_field(what, field), str(exc)) from None
+
+
+def name_field(what: str, field: str) -> str:
+    return f"{what}: {field}" if field else what
 
 
 @dataclass(frozen=True)
@@ -125,13 +131,13 @@ def read_log(what: str, entry: Any) -> ChainLog:
     if not isinstance(removed, bool):
         raise MalformedAnswer(f"{what}: removed", f"{show(removed)} is not a boolean")
     return ChainLog(
-        address=read_data(f"{what}: address", entry.get("address"), 20),
-        topics=tuple(read_data(f"{what}: topic", t, 32) for t in entry["topics"]),
-        data=read_data(f"{what}: data", entry.get("data")),
-        block_number=read_quantity(f"{what}: blockNumber", entry.get("blockNumber")),
-        block_hash=read_data(f"{what}: blockHash", entry.get("blockHash"), 32),
-        tx_hash=read_data(f"{what}: transactionHash", entry.get("transactionHash"), 32),
-        log_index=read_quantity(f"{what}: logIndex", entry.get("logIndex")),
+        address=read_data(what, entry.get("address"), 20, "address"),
+        topics=tuple(read_data(what, t, 32, "topic") for t in entry["topics"]),
+        data=read_data(what, entry.get("data"), field="data"),
+        block_number=read_quantity(what, entry.get("blockNumber"), "blockNumber"),
+        block_hash=read_data(what, entry.get("blockHash"), 32, "blockHash"),
+        tx_hash=read_data(what, entry.get("transactionHash"), 32, "transactionHash"),
+        log_index=read_quantity(what, entry.get("logIndex"), "logIndex"),
         removed=removed,
     )
 
@@ -147,8 +153,8 @@ def read_header(number: int, header: Any) -> ChainBlock:
     if not isinstance(header, dict):
         raise MalformedAnswer(what, f"{show(header)} is not a block")
     return ChainBlock(
-        read_data(f"{what}: hash", header.get("hash"), 32),
-        read_quantity(f"{what}: timestamp", header.get("timestamp")),
+        read_data(what, header.get("hash"), 32, "hash"),
+        read_quantity(what, header.get("timestamp"), "timestamp"),
     )
 
 
@@ -158,8 +164,8 @@ def read_receipt(tx_hash: bytes, answer: Any) -> ChainReceipt:
     if not isinstance(answer, dict):
         raise MalformedAnswer(what, f"{show(answer)} is not a receipt")
     return ChainReceipt(
-        succeeded=read_quantity(f"{what}: status", answer.get("status")) == 1,
-        block_number=read_quantity(f"{what}: blockNumber", answer.get("blockNumber")),
-        block_hash=read_data(f"{what}: blockHash", answer.get("blockHash"), 32),
+        succeeded=read_quantity(what, answer.get("status"), "status") == 1,
+        block_number=read_quantity(what, answer.get("blockNumber"), "blockNumber"),
+        block_hash=read_data(what, answer.get("blockHash"), 32, "blockHash"),
         logs=tuple(read_logs(what, answer.get("logs"))),
     )

@@ -376,11 +376,8 @@ class Watcher:
         self.status.final_block = final
         try:
             await self._update_pending(final)
-        except (
-            RpcError,
-            MalformedAnswer,
-        ) as exc:  # display only: never let it stall the final scan
-            self._record_error(exc)
+        except (RpcError, MalformedAnswer) as exc:
+            self._record_error(exc)  # display only: never let it stall the final scan
         first = self.status.next_block
         if first > final:
             return False

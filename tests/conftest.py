@@ -8,7 +8,6 @@ bench/, never here.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -24,6 +23,7 @@ from tests.parallel import (
     GROUPS_PATH,
     GroupScheduling,
     describe_lanes,
+    read_groups,
     share_ports,
     sum_lanes,
     write_groups,
@@ -83,7 +83,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     path = None if directory is None else directory / "groups.json"
     if path is None or not path.exists():
         return
-    groups = json.loads(path.read_text())["groups"]
+    groups, _ = read_groups(path)
     ran = [
         (report.node.gateway.id, report.nodeid, report.duration)
         for reports in terminalreporter.stats.values()

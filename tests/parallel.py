@@ -104,6 +104,12 @@ def write_groups(path: Path, items: list[pytest.Item]) -> None:
     os.replace(partial, path)
 
 
+def read_groups(path: Path) -> tuple[dict[str, str], dict[str, float]]:
+    """What `write_groups` wrote: each test's group, each group's estimated seconds."""
+    written = json.loads(path.read_text())
+    return written["groups"], written["seconds"]
+
+
 class GroupScheduling(LoadScopeScheduling):
     """`--dist loadgroup` with the groups the first worker wrote: a group is one unit of
     work, sent whole to one worker, the longest left first (the process tests, then the
@@ -118,8 +124,7 @@ class GroupScheduling(LoadScopeScheduling):
 
     def _split_scope(self, nodeid: str) -> str:
         if self.groups is None:
-            written = json.loads(self.path.read_text())
-            self.groups, self.seconds = written["groups"], written["seconds"]
+            self.groups, self.seconds = read_groups(self.path)
         return self.groups.get(nodeid, nodeid)
 
     def get_seconds(self, group: str) -> float:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -99,7 +99,7 @@ class DecidedBlock:
 
     record: CometBlockRecord
     result: BlockResult
-    referenced: Mapping[bytes, bytes] = field(default_factory=dict)
+    referenced: dict[bytes, bytes] = field(default_factory=dict)
     """The bodies the block named by reference, by hash: kept for the peers at Commit."""
 
 

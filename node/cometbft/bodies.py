@@ -119,13 +119,13 @@ class BlockBodies:
         """Bodies of the block at `height` (a peer's: checked against their hashes)."""
         self.accepted.setdefault(height, {}).update(index(txs))
 
-    def commit(self, height: int, referenced: Mapping[bytes, bytes]) -> None:
+    def commit(self, height: int, referenced: dict[bytes, bytes]) -> None:
         """The block at `height` is committed, naming `referenced` by hash: those are kept
         in memory for the peers' asks (the mempool let them go), those of blocks more than
         KEPT_HEIGHTS before it forgotten, and so are the proposals of every height up to it."""
         for held in [h for h in self.accepted if h <= height]:
             del self.accepted[held]
-        self.committed[height] = dict(referenced)
+        self.committed[height] = referenced
         for held in [h for h in self.committed if h <= height - KEPT_HEIGHTS]:
             del self.committed[held]
 
