@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--epoch-blocks",
         type=_at_least(2),
-        help="blocks per solvency-report epoch (default: about 30 s of the engine's blocks)",
+        help="blocks per solvency-report epoch (default 30: about 30 s when idle)",
     )
     parser.add_argument(
         "--out", type=Path, help="directory for node homes and logs, reports, summary.json"

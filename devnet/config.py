@@ -16,6 +16,6 @@ class DevnetConfig:
     duration_s: float = 120.0
     seed: int = 7
     epoch_length_blocks: int | None = None
-    """None: about `genesis.EPOCH_S` seconds of the engine's blocks."""
+    """None: `genesis.EPOCH_BLOCKS`, about 30 seconds."""
     out_dir: Path | None = None
     engine: str = DEFAULT_ENGINE

@@ -9,6 +9,7 @@ The venue's key derives from a public name (clearnode/client/sandbox_keys.py): a
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -16,7 +17,7 @@ from bridge.devchain import DevnetChain
 from clearing.listing_template import get_series_id
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from configs import EXAMPLE_GENESIS
-from lightclient.anchor import COMETBFT, OUR_ENGINE
+from lightclient.anchor import OUR_ENGINE
 from node.chainspec import place_collateral, place_vaults
 
 VENUE_ID = "alpha"
@@ -38,41 +39,13 @@ RISK: dict[str, Any] = {
     "default_fund": {"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 10000},
     "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
     "margin_call": {"deadline_blocks": 5},
-    # Options priced at the second, not at each block's own time: the pricing time is in
-    # the app hash, and CometBFT proposes at once after a block that changed it, so at
-    # the default (1 ms) an option listed made every CometBFT block change it: 4.3 heights
-    # a second over the devnet test's run, eight while its margin calls ran, so a call's
-    # deadline (15 blocks) came in two seconds and the member meant to meet it missed it.
+    # Options priced at the second, not at each block's own time: at the default (1 ms)
+    # each block prices every listed series again (docs/risk.md).
     "pricing_interval_ms": 1000,
 }
-EPOCH_S = 30
-"""About how long an epoch lasts on the devnet, whichever the engine."""
-BLOCKS_PER_PACE = {OUR_ENGINE: 1, COMETBFT: 3}
-"""How many blocks each engine commits on the devnet while ours commits one. Ours proposes
-as soon as a transaction waits, else after a second. CometBFT v0.38 waits that second
-too, but only after a block that left the app hash as it was (its `needProofBlock`);
-after one that changed the state (a transaction, or the options' pricing second turning)
-it proposes at once, once its 20 ms commit wait ends: 2.7 heights a second in the
-devnet test's 30 s run on a 2-core machine, against ours' 1.2. The devnet's windows
-counted in blocks (auction rounds, margin-call deadlines, epochs) are this many times
-longer on CometBFT, so that its members have seconds of the same order to bid and meet a
-call as on ours."""
-
-
-def get_epoch_length_blocks(engine: str) -> int:
-    """The devnet's default epoch: about `EPOCH_S` seconds on `engine`."""
-    return EPOCH_S * BLOCKS_PER_PACE[engine]
-
-
-def get_risk_section(engine: str) -> dict[str, Any]:
-    """`RISK` with its windows counted in `engine`'s blocks (`BLOCKS_PER_PACE`)."""
-    pace = BLOCKS_PER_PACE[engine]
-    auction, call = RISK["auction"], RISK["margin_call"]
-    return {
-        **RISK,
-        "auction": {**auction, "window_blocks": auction["window_blocks"] * pace},
-        "margin_call": {"deadline_blocks": call["deadline_blocks"] * pace},
-    }
+EPOCH_BLOCKS = 30
+"""The devnet's default epoch: about 30 seconds on either engine, each proposing as soon
+as a transaction waits and otherwise after a second (node/config.py)."""
 
 
 ROLLING_TEMPLATE, ROLLING_PREFIX = "BTC-ROLLING", "BTC-R"
@@ -132,7 +105,7 @@ def build_genesis_template(
     ]
     place_collateral(doc, collateral)
     place_vaults(doc, {chain.chain_id: chain.vault for chain in chains})
-    doc["risk"] = get_risk_section(engine)
+    doc["risk"] = copy.deepcopy(RISK)
     doc["oracle"]["max_move_bps"] = 5000  # the crash commits in one update
     # Observations age while gossip crosses a loaded machine: older than this, they are refused.
     doc["oracle"]["max_age_ms"] = 30_000

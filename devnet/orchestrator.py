@@ -28,9 +28,9 @@ from devnet.chains import start_chains, stop_chains
 from devnet.clients import add_clearing_members
 from devnet.config import DevnetConfig
 from devnet.genesis import (
+    EPOCH_BLOCKS,
     add_rolling_future,
     build_genesis_template,
-    get_epoch_length_blocks,
 )
 from devnet.homes import make_homes, write_homes
 from devnet.market import make_members
@@ -59,7 +59,7 @@ def run_devnet(config: DevnetConfig, observer: Observer, stop: StopSignals) -> S
         urls = ", ".join(f"{dev.chain.chain_id} at {dev.node.url}" for dev in chains)
         observer.log(f"anvil chains: {urls}")
         members = make_members(config.members)
-        epoch_blocks = config.epoch_length_blocks or get_epoch_length_blocks(config.engine)
+        epoch_blocks = config.epoch_length_blocks or EPOCH_BLOCKS
         template = build_genesis_template([c.deployed for c in chains], epoch_blocks, config.engine)
         add_clearing_members(template, members)
         started_ms = time.time_ns() // 1_000_000

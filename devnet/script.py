@@ -23,7 +23,7 @@ from clearing.transition.trade import Trade
 from clearnode.client import ClientError, MemberRequest
 from devnet.chains import deposit
 from devnet.cometbft_privacy import check_cometbft_privacy
-from devnet.genesis import BLOCKS_PER_PACE, VENUE_ID
+from devnet.genesis import VENUE_ID
 from devnet.margin_calls import get_called_long_lots, get_crash_margin, get_meeting_lots
 from devnet.market import (
     BTC_PERP,
@@ -138,10 +138,9 @@ async def crash(net: Devnet, rng: random.Random) -> int:
 
 
 def get_epoch_timeout_s(net: Devnet) -> float:
-    """How long the default fund may wait for its sizing: an epoch at about a second per
-    `BLOCKS_PER_PACE` blocks, and a step's margin."""
-    blocks = net.replica.app.genesis.epoch_length_blocks
-    return blocks / BLOCKS_PER_PACE[net.config.engine] + STEP_TIMEOUT_S
+    """How long the default fund may wait for its sizing: an epoch at about a block a
+    second, and a step's margin."""
+    return net.replica.app.genesis.epoch_length_blocks + STEP_TIMEOUT_S
 
 
 async def trade_until(

@@ -157,11 +157,8 @@ ENGINE_TIMEOUTS: Mapping[str, TimeoutConfig] = {
     # A block as soon as the last one is committed and transactions wait (20 ms, as ours:
     # 100 ms cost a loaded height a fifth of its length), and rounds that give up on a
     # silent proposer quickly.
-    # The app's PrepareProposal skips the idle wait once after a block that changed the
-    # app hash, as CometBFT's own `needProofBlock` does (the next header must commit the
-    # new hash: node/cometbft/abci.py), so a block that changed the state is followed at
-    # once by an empty one; the state root commits to neither height nor time, so after
-    # that one an idle network waits its second.
+    # The app's PrepareProposal waits for a transaction up to the empty-block wait, as
+    # ours, also after a block that changed the app hash (node/cometbft/abci.py).
     COMETBFT: TimeoutConfig(
         propose_ms=2_000,
         propose_delta_ms=500,

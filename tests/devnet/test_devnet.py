@@ -20,7 +20,7 @@ from clearing.genesis import ENGINES, OUR_ENGINE
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from devnet.config import DevnetConfig
 from devnet.dashboard import PlainObserver, render
-from devnet.genesis import BLOCKS_PER_PACE, EXAMPLE_GENESIS
+from devnet.genesis import EXAMPLE_GENESIS
 from devnet.market import (
     MARKET_MAKER,
     MEETS_CALL,
@@ -45,8 +45,7 @@ def test_short_devnet_holds_every_invariant(
     # as short as the script allows: the crash comes once the called longs hold their
     # positions and an epoch (about 20 s) sized the default fund, the run goes on until
     # the margin calls it opened are due and the roll (its first expiry 45 s in) is shown
-    epoch_blocks = 20 * BLOCKS_PER_PACE[engine]
-    argv = ["devnet", "--engine", engine, "--duration", "30", "--epoch-blocks", str(epoch_blocks)]
+    argv = ["devnet", "--engine", engine, "--duration", "30", "--epoch-blocks", "20"]
     code = main([*argv, "--quiet", "--out", str(tmp_path)])
     printed = capsys.readouterr().out
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -181,8 +180,7 @@ def test_a_signal_stops_every_process_of_the_devnet(
     sends it (to the devnet, then to its group: here once its validators are stopping),
     on ours. Either stops every process the run started: the validators, their proving
     workers (at work: a report every two blocks) and CometBFTs, the anvils."""
-    epoch_blocks = 2 * BLOCKS_PER_PACE[engine]
-    argv = ["devnet", "--engine", engine, "--epoch-blocks", str(epoch_blocks)]
+    argv = ["devnet", "--engine", engine, "--epoch-blocks", "2"]
     devnet = subprocess.Popen(
         [sys.executable, "-m", "node.commands", *argv, "--duration", "120", "--out", str(tmp_path)],
         stdout=subprocess.PIPE,

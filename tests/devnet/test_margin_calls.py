@@ -14,12 +14,11 @@ from clearing.transition.block import BlockResult
 from clearing.transition.trade import Trade, sign_trade_batch
 from clearnode.client.sandbox_keys import derive_ed25519_key
 from devnet.genesis import (
-    BLOCKS_PER_PACE,
+    EPOCH_BLOCKS,
     RISK,
     TOKENS,
     VENUE_ID,
     build_genesis_template,
-    get_epoch_length_blocks,
 )
 from devnet.margin_calls import (
     get_called_long_lots,
@@ -30,7 +29,7 @@ from devnet.margin_calls import (
 from devnet.market import CALLED_EQUITY, CALLED_SUB_ACCOUNT, ETH_PERP, make_members
 from devnet.sandbox import Sandbox
 from devnet.sections import CRASH_BPS
-from lightclient.anchor import COMETBFT, OUR_ENGINE
+from lightclient.anchor import COMETBFT
 
 SUB = CALLED_SUB_ACCOUNT
 DEADLINE = RISK["margin_call"]["deadline_blocks"]
@@ -137,19 +136,16 @@ def test_without_the_crash_margin_the_sizing_would_not_hold() -> None:
     assert CRASH_BPS == 3000
 
 
-def test_a_cometbft_devnet_counts_its_windows_in_cometbft_blocks() -> None:
-    """CometBFT commits `BLOCKS_PER_PACE` blocks while ours commits one: the devnet's
-    auction rounds, margin-call deadlines and epochs last as many more of its blocks, so
-    its members have the same seconds to bid and meet a call."""
-    pace = BLOCKS_PER_PACE[COMETBFT]
-    ours = build_genesis_template([CHAIN], get_epoch_length_blocks(OUR_ENGINE))
-    theirs = build_genesis_template([CHAIN], get_epoch_length_blocks(COMETBFT), COMETBFT)
-    assert "engine" not in ours and theirs["engine"] == COMETBFT
-    assert theirs["epoch_length_blocks"] == ours["epoch_length_blocks"] * pace
-    for section, key in (("auction", "window_blocks"), ("margin_call", "deadline_blocks")):
-        assert theirs["risk"][section][key] == ours["risk"][section][key] * pace
-    genesis = Sandbox.from_genesis_doc(theirs).state.genesis
-    assert genesis.engine == COMETBFT
+def test_a_cometbft_devnet_counts_its_windows_in_the_same_blocks_as_ours() -> None:
+    """Both engines propose as soon as a transaction waits and otherwise after a second:
+    a CometBFT devnet's genesis is ours but for its engine, its auction rounds,
+    margin-call deadlines and epochs as many blocks."""
+    ours = build_genesis_template([CHAIN], EPOCH_BLOCKS)
+    theirs = build_genesis_template([CHAIN], EPOCH_BLOCKS, COMETBFT)
+    assert "engine" not in ours and theirs.pop("engine") == COMETBFT
+    assert theirs == ours
+    genesis = Sandbox.from_genesis_doc({**theirs, "engine": COMETBFT}).state.genesis
+    assert genesis.engine == COMETBFT and genesis.epoch_length_blocks == EPOCH_BLOCKS
     params = parse_risk_params(genesis.risk)
-    assert params.auction.window_blocks == RISK["auction"]["window_blocks"] * pace
-    assert params.margin_call.deadline_blocks == DEADLINE * pace
+    assert params.auction.window_blocks == RISK["auction"]["window_blocks"]
+    assert params.margin_call.deadline_blocks == DEADLINE

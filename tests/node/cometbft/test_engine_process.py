@@ -135,11 +135,10 @@ def get_idle_runs(blocks: list[DecidedBlock]) -> list[tuple[DecidedBlock, ...]]:
 
 
 def assert_idle_blocks_wait(runs: list[tuple[DecidedBlock, ...]]) -> None:
-    """Idle, the chain keeps its root and CometBFT waits for transactions: an empty block
-    commits the root of the one before, and the height after it waits the empty-block
-    wait, not only the commit wait (CometBFT proposes at once only after a block that
-    changed the app hash). A header's time is its commit of the height before, so that
-    height's length is the gap between the two headers after it."""
+    """Idle, the chain keeps its root and the proposer waits for transactions: the height
+    after an empty block waits the empty-block wait, not only the commit wait. A header's
+    time is its commit of the height before, so that height's length is the gap between
+    the two headers after it."""
     wait_ms = FAST.empty_block_wait_ms - 200  # the steps' own time, taken from it
     for first, kept, waited, after in runs:
         assert kept.result.state_root == first.result.state_root
