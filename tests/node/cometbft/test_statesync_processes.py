@@ -43,11 +43,11 @@ pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
 
 SNAPSHOTS = "[storage]\nsnapshot_interval = 4\nsnapshots_kept = 30\n"
 """A snapshot each 4 blocks, kept for 120: a minute at the two heights a second these
-timeouts give an idle network (17 s at the 7 a second of a busy one), well past the 5 s
-CometBFT spends discovering snapshots and the light client's checks. A snapshot pruned
-while a node fetches it is asked for again and again (CometBFT's syncer has no answer
-for a chunk no peer holds any longer): kept for 32 blocks, 4.7 s at 7 heights a second,
-the snapshot chosen was gone when its first chunk was asked for."""
+timeouts give an idle network, well past the 5 s CometBFT spends discovering snapshots
+and the light client's checks. A snapshot pruned while a node fetches it is asked for
+again and again (CometBFT's syncer has no answer for a chunk no peer holds any longer):
+kept for 32 blocks, when CometBFT made 7 heights a second here (a proof block after each
+that moved the root), the snapshot chosen was gone when its first chunk was asked for."""
 
 
 def make_network(base: Path) -> tuple[ProcessNetwork, NodeHome]:
