@@ -327,9 +327,8 @@ class ClearingAbci:
         transaction arriving just after would wait a height more (across regions at
         1,000 trades/s, a commit p50 of 414-429 ms against 365-378 without it), with
         twice the blocks. The new root is proved as on our engine, by the next block,
-        whenever it comes. A later round's proposer
-        comes after the propose timeout, above the wait (node/config.py), so it
-        proposes at once, as on our engine."""
+        whenever it comes. A later round's proposer comes after the propose timeout,
+        above the wait (node/config.py), so it proposes at once, as on our engine."""
         if len(self.mempool) or self._committed_at is None:
             return
         self._txs_noticed = trio.Event()
