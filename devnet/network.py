@@ -6,7 +6,7 @@ the summary."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -15,6 +15,7 @@ import trio
 
 from clearing.state import ClearingState
 from clearnode.client import Venue
+from consensus.compact import compute_tx_hash
 from devnet.clients import get_client_name
 from devnet.config import DevnetConfig
 from devnet.genesis import USDC, VENUE_ID
@@ -51,7 +52,8 @@ class NodeView:
     operator: Client
     """Its operator listener: the replica applies the full blocks read there."""
     height: int = 0
-    latencies_ms: list[int] = field(default_factory=list)
+    seen_ms: dict[int, int] = field(default_factory=dict)
+    """Height -> when its event stream reported the block (wall ms), until applied."""
     roots: dict[int, str] = field(default_factory=dict)  # height -> state root, until applied
 
 
@@ -80,6 +82,10 @@ class Devnet:
     trade_id: int = 1000
     bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
     met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
+    submitted_ms: dict[bytes, int] = field(default_factory=dict)
+    """The venue's batches not yet seen committed: tx hash -> when it was sent (wall ms)."""
+    latencies_ms: list[int] = field(default_factory=list)
+    """Per committed batch: from its sending to the first event stream's report of its block."""
     # what the summary reports
     reports: list[ReportOutcome] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -137,9 +143,20 @@ class Devnet:
 
     # ---- figures -------------------------------------------------------
 
+    def note_committed(self, height: int, txs: Sequence[bytes]) -> None:
+        """Block `height`, applied with `txs`: each of the venue's batches among them gets
+        its commit latency. Timed from the venue's side on both engines, not by the block
+        time: CometBFT's is when the height before committed (its median precommit time),
+        so it would count the proposer's wait for a transaction too."""
+        seen = [at for view in self.nodes if (at := view.seen_ms.pop(height, None)) is not None]
+        for tx in txs:
+            sent = self.submitted_ms.pop(compute_tx_hash(tx), None)
+            if sent is not None and seen:
+                self.latencies_ms.append(min(seen) - sent)
+
     def get_latency_p50_ms(self) -> int | None:
-        """Median over every node of (block seen on its event stream - block time)."""
-        latencies = sorted(x for n in self.nodes for x in n.latencies_ms)
+        """The median of the venue's batches' commit latencies (`note_committed`)."""
+        latencies = sorted(self.latencies_ms)
         return latencies[len(latencies) // 2] if latencies else None
 
 

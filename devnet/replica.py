@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +67,10 @@ class Replica:
     def state(self) -> ClearingState:
         return self.app.state
 
-    def apply(self, height: int, block: bytes, cert: bytes, roots: list[str]) -> None:
+    def apply(self, height: int, block: bytes, cert: bytes, roots: list[str]) -> Sequence[bytes]:
         """Apply one committed block (as the operator listener serves it: the engine's own
-        form, and our engine's certificate); every validator's root and ours must agree."""
+        form, and our engine's certificate); every validator's root and ours must agree.
+        Returns the block's transactions."""
         genesis = self.app.genesis
         decoded = decode_stored_block(genesis.engine, StoredBlock(height, block, cert, b""))
         context = decoded.get_context(genesis.chain_id)
@@ -91,6 +92,7 @@ class Replica:
             self.fail(f"height {height}: value not conserved: {broken}")
         for observe in self.block_observers:
             observe()
+        return decoded.txs
 
     def _count(self, result: BlockResult) -> None:
         for tx_result in result.tx_results:

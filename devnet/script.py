@@ -218,7 +218,9 @@ async def post_trades(net: Devnet, trades: list[Trade]) -> None:
     net.trade_id += len(trades)
     batch = net.venue.batch(net.chain_id, trades)
     node = net.nodes[net.venue.next_batch_id % len(net.nodes)].client
-    await node.submit_trade_batch(batch)
+    sent_ms = time.time_ns() // 1_000_000
+    submitted = await node.submit_trade_batch(batch)
+    net.submitted_ms[bytes.fromhex(submitted["tx_hash"].removeprefix("0x"))] = sent_ms
 
 
 async def trade(net: Devnet, trades: list[Trade]) -> None:

@@ -22,15 +22,15 @@ HEALTH_POLL_S = 3.0
 
 
 async def watch_events(view: NodeView) -> None:
-    """Heights and commit latency (now - the block's proposal time) from the SSE stream."""
+    """Heights, their roots and when each was reported, from the SSE stream."""
     while True:
         try:
             async for event in view.client.events():
                 if event.kind == "block":
-                    data = event.data
-                    view.height = max(view.height, int(data["height"]))
-                    view.roots[int(data["height"])] = str(data["state_root"])
-                    view.latencies_ms.append(time.time_ns() // 1_000_000 - int(data["time_ms"]))
+                    height = int(event.data["height"])
+                    view.height = max(view.height, height)
+                    view.roots[height] = str(event.data["state_root"])
+                    view.seen_ms[height] = time.time_ns() // 1_000_000
         except (ClientError, ValueError, KeyError):
             pass
         await trio.sleep(0.5)
@@ -81,7 +81,7 @@ async def follow_blocks(net: Devnet) -> None:
                 break
             stored = [root for root in roots if root is not None]
             block, cert = (bytes.fromhex(found.get(k, "0x")[2:]) for k in ("block", "cert"))
-            net.replica.apply(height, block, cert, stored)
+            net.note_committed(height, net.replica.apply(height, block, cert, stored))
             net.observer.update(net)
 
 

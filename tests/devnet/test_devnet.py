@@ -12,11 +12,14 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import pytest
 from rich.console import Console
 
 from clearing.genesis import ENGINES, OUR_ENGINE
+from clearnode.client import Client
+from consensus.compact import compute_tx_hash
 from consensus.types import Block, BlockHeader, CommitCertificate, compute_txs_hash
 from devnet.config import DevnetConfig
 from devnet.dashboard import PlainObserver, render
@@ -28,7 +31,7 @@ from devnet.market import (
     get_deposits,
     make_members,
 )
-from devnet.network import Devnet
+from devnet.network import Devnet, NodeView
 from devnet.roster import describe_roster
 from devnet.sections import Services
 from lightclient.anchor import COMETBFT
@@ -149,6 +152,24 @@ def test_the_watcher_fails_roots_that_differ(tmp_path: Path) -> None:
     other = make_devnet(tmp_path)
     other.replica.apply(1, block.encode(), cert, ["0x" + "11" * 32] * 4)
     assert other.failures == [f"height 1: the replica's root {root} != validators' 0x{'11' * 32}"]
+
+
+def test_a_batch_s_commit_latency_runs_from_its_sending_to_the_first_report_of_its_block(
+    tmp_path: Path,
+) -> None:
+    """Timed from the venue's side (a block's time on CometBFT is the height before's
+    commit): the earliest node's event counts, a transaction the venue did not send
+    counts nothing, and the heights applied are forgotten."""
+    net = make_devnet(tmp_path)
+    net.nodes = [NodeView(cast(Client, None), cast(Client, None)) for _ in range(2)]
+    batch, other = b"a batch", b"someone else's"
+    net.submitted_ms[compute_tx_hash(batch)] = 1_000
+    net.nodes[0].seen_ms.update({7: 1_090, 8: 2_000})
+    net.nodes[1].seen_ms[7] = 1_070
+    assert net.get_latency_p50_ms() is None
+    net.note_committed(7, [other, batch])
+    assert net.latencies_ms == [70] and net.get_latency_p50_ms() == 70
+    assert net.submitted_ms == {} and [v.seen_ms for v in net.nodes] == [{8: 2_000}, {}]
 
 
 def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
