@@ -10,11 +10,13 @@ round's proposal arriving after the others' propose timeout), and their tests fa
 one full run in two. The other worker meanwhile runs the remaining tests, module by
 module (so a module's fixtures are built once), the modules of most `slow` tests first,
 and both share what is left at the end, the longest first, so that neither ends alone
-on a long module. Last on that worker, beside the networks' tail, come the process tests
-marked `beside_networks`: those whose every check holds however slowly their processes
-run (building and installing the release, the SDK against a live network, upgrades in
-place), so that the networks' lane does not run alone for minutes after the other
-worker has finished.
+on a long module. Last come the process tests marked `beside_networks`: those whose
+every check holds however slowly their processes run (building and installing the
+release, the SDK against a live network, upgrades in place), so that the networks' lane
+does not run alone for minutes after the other worker has finished. They go a package
+at a time (a package's shared fixture, the client tests' live network, starts once) to
+whichever worker is free: the other worker beside the networks' tail, and the networks'
+own once its networks are done, so that neither runs them alone while the other idles.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -31,7 +33,6 @@ otherwise be taken by the other's anvil before the node bound it.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -46,6 +47,9 @@ GROUPS_PATH = "groups_path"
 """The key of `workerinput` naming the file the first worker writes the groups to."""
 NETWORKS = "networks"
 BESIDE_NETWORKS = "beside networks"
+"""The lane of the tests marked `beside_networks`, and the first words of their groups."""
+OTHER = "other"
+"""The lane of every group but the networks and the tests beside them."""
 SLOW_TEST_S = 10.0
 """What a `slow` test is taken to last when the groups are ordered (a few to 30 s)."""
 TEST_S = 0.2
@@ -80,11 +84,19 @@ def runs_validators_here(item: pytest.Item) -> bool:
 
 
 def get_group(item: pytest.Item) -> str:
+    module = item.nodeid.split("::")[0]
     if item.get_closest_marker("beside_networks"):
-        return BESIDE_NETWORKS
+        return f"{BESIDE_NETWORKS}: {module.rpartition('/')[0]}"
     if item.get_closest_marker("multiprocess") or runs_validators_here(item):
         return NETWORKS
-    return item.nodeid.split("::")[0]
+    return module
+
+
+def get_lane(group: str) -> str:
+    """`NETWORKS`, `BESIDE_NETWORKS` or `OTHER`: the kind of group `group` is."""
+    if group == NETWORKS:
+        return NETWORKS
+    return BESIDE_NETWORKS if group.startswith(f"{BESIDE_NETWORKS}: ") else OTHER
 
 
 def estimate_seconds(item: pytest.Item) -> float:
@@ -127,23 +139,17 @@ class GroupScheduling(LoadScopeScheduling):
             self.groups, self.seconds = read_groups(self.path)
         return self.groups.get(nodeid, nodeid)
 
-    def get_seconds(self, group: str) -> float:
+    def get_order(self, group: str) -> tuple[int, float]:
         """The network tests first: they alone run one at a time on their worker; the
-        tests beside them last, once the other groups have been handed out."""
-        if group == NETWORKS:
-            return math.inf
-        if group == BESIDE_NETWORKS:
-            return -math.inf
-        return self.seconds.get(group, TEST_S)
+        tests beside them last, once the other groups have been handed out; the longest
+        first within each."""
+        rank = {NETWORKS: 2, OTHER: 1, BESIDE_NETWORKS: 0}[get_lane(group)]
+        return rank, self.seconds.get(group, TEST_S)
 
     def _assign_work_unit(self, node: Any) -> None:
-        longest = max(self.workqueue, key=self.get_seconds)
+        longest = max(self.workqueue, key=self.get_order)
         self.workqueue.move_to_end(longest, last=False)
         super()._assign_work_unit(node)
-
-
-OTHER = "other"
-"""The lane share of every group but the networks and the tests beside them."""
 
 
 def sum_lanes(
@@ -155,8 +161,7 @@ def sum_lanes(
     suite's time has to shorten."""
     lanes: dict[str, dict[str, float]] = {}
     for worker, nodeid, seconds in ran:
-        group = groups.get(nodeid, nodeid)
-        kind = group if group in (NETWORKS, BESIDE_NETWORKS) else OTHER
+        kind = get_lane(groups.get(nodeid, nodeid))
         lane = lanes.setdefault(worker, dict.fromkeys((NETWORKS, BESIDE_NETWORKS, OTHER), 0.0))
         lane[kind] += seconds
     return lanes

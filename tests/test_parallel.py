@@ -14,6 +14,7 @@ from tests.parallel import (
     GroupScheduling,
     describe_lanes,
     get_group,
+    get_lane,
     sum_lanes,
 )
 
@@ -37,18 +38,28 @@ def test_every_network_runs_in_one_group_and_other_tests_by_module() -> None:
     assert get_group(plain) == "tests/d.py"
 
 
-def test_process_tests_marked_beside_the_networks_go_last_to_the_other_worker() -> None:
-    beside = make_item("tests/e.py::test_v", {}, "multiprocess", "beside_networks")
-    assert get_group(beside) == BESIDE_NETWORKS
+def test_process_tests_marked_beside_the_networks_go_last_a_package_at_a_time() -> None:
+    """After the other groups, the longest first within each kind: a package's beside
+    tests share one group (its shared fixtures start once) that either worker may take."""
+    api = make_item("tests/client/api.py::test_v", {}, "multiprocess", "beside_networks")
+    docs = make_item("tests/client/docs.py::test_u", {}, "beside_networks")
+    dist = make_item("tests/dist.py::test_t", {}, "multiprocess", "beside_networks")
+    client, top = f"{BESIDE_NETWORKS}: tests/client", f"{BESIDE_NETWORKS}: tests"
+    assert [get_group(i) for i in (api, docs, dist)] == [client, client, top]
+    assert [get_lane(g) for g in (client, NETWORKS, "tests/d.py")] == [
+        BESIDE_NETWORKS,
+        NETWORKS,
+        OTHER,
+    ]
     scheduling = GroupScheduling.__new__(GroupScheduling)
-    scheduling.seconds = {"tests/d.py": 0.2, "tests/f.py": 30.0}
-    groups = [BESIDE_NETWORKS, "tests/d.py", NETWORKS, "tests/f.py"]
-    order = sorted(groups, key=scheduling.get_seconds, reverse=True)
-    assert order == [NETWORKS, "tests/f.py", "tests/d.py", BESIDE_NETWORKS]
+    scheduling.seconds = {"tests/d.py": 0.2, "tests/f.py": 30.0, client: 20.0, top: 10.0}
+    groups = [top, "tests/d.py", client, NETWORKS, "tests/f.py"]
+    order = sorted(groups, key=scheduling.get_order, reverse=True)
+    assert order == [NETWORKS, "tests/f.py", "tests/d.py", client, top]
 
 
 def test_each_worker_s_seconds_are_summed_by_lane() -> None:
-    groups = {"a.py::x": NETWORKS, "b.py::y": "b.py", "c.py::z": BESIDE_NETWORKS}
+    groups = {"a.py::x": NETWORKS, "b.py::y": "b.py", "c.py::z": f"{BESIDE_NETWORKS}: tests"}
     ran = [("gw0", "a.py::x", 40.0), ("gw0", "a.py::x", 0.5), ("gw1", "b.py::y", 3.0),
            ("gw1", "c.py::z", 10.0), ("gw1", "d.py::w", 1.0)]  # fmt: skip
     lanes = sum_lanes(ran, groups)
