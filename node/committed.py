@@ -33,6 +33,16 @@ class CommittedBlock:
     block over before its commit (CometBFT: the next block carries it)."""
     signers: tuple[bytes, ...] = ()
     """The keys whose precommits the certificate holds (empty where `round` is None)."""
+    proposal_accepted_ms: int | None = None
+    """This node's clock when it accepted the block's proposal, where the engine says
+    (CometBFT's ProcessProposal): there a block's time is when the height before it
+    committed, so it says nothing of how long this block took. None on ours, whose block
+    time is its proposer's clock at the proposal."""
+
+    def get_proposed_ms(self) -> int:
+        """When the block was proposed, as near as this node can tell: where its commit
+        latency starts."""
+        return self.time_ms if self.proposal_accepted_ms is None else self.proposal_accepted_ms
 
     def get_context(self, chain_id: int) -> BlockContext:
         """What clearing applies the block with."""
@@ -53,10 +63,12 @@ def from_block(block: Block, certificate: CommitCertificate) -> CommittedBlock:
     )
 
 
-def from_comet_record(record: CometBlockRecord) -> CommittedBlock:
+def from_comet_record(
+    record: CometBlockRecord, proposal_accepted_ms: int | None = None
+) -> CommittedBlock:
     return CommittedBlock(
         record.height, record.time_ms, record.txs, record.block_hash, record.proposer_address,
-        record.evidence,
+        record.evidence, proposal_accepted_ms=proposal_accepted_ms,
     )  # fmt: skip
 
 

@@ -54,6 +54,7 @@ from consensus.compact import MissingTxs
 from lightclient.anchor import get_consensus_chain_id
 from lightclient.cometbft import get_address
 from node.clearing_app import ClearingApp, compute_proposal_error
+from node.clock import wall_clock_ms
 from node.cometbft.bodies import BlockBodies, FetchBodies, gather_bodies
 from node.cometbft.home import get_app_state
 from node.cometbft.process import StoppedMidBlock
@@ -101,6 +102,9 @@ class DecidedBlock:
     result: BlockResult
     referenced: dict[bytes, bytes] = field(default_factory=dict)
     """The bodies the block named by reference, by hash: kept for the peers at Commit."""
+    proposal_accepted_ms: int | None = None
+    """This node's clock when it accepted the block's proposal (ProcessProposal); None
+    for a block it did not see proposed (replayed, or decided while it caught up)."""
 
 
 def get_time_ms(timestamp: Timestamp) -> int:
@@ -186,6 +190,7 @@ class ClearingAbci:
         snapshots: AppSnapshots | None = None,
         store: NodeStore | None = None,
         fetch_bodies: FetchBodies = find_no_bodies,
+        clock: Callable[[], int] = wall_clock_ms,
     ) -> None:
         self.app = app
         self.snapshots = snapshots
@@ -198,6 +203,9 @@ class ClearingAbci:
         self.finalized: DecidedBlock | None = None
         self.bodies = BlockBodies(mempool.get_tx, store)
         self.fetch_bodies = fetch_bodies
+        self.clock = clock
+        self.proposals_accepted: dict[bytes, int] = {}
+        """When each proposal of the height being decided was accepted, by block hash."""
         self._txs_noticed = trio.Event()
         self._committed_at: float | None = None
         """When the last Commit came (trio's clock), since this app started."""
@@ -394,6 +402,7 @@ class ClearingAbci:
                         request.hash.hex()[:12], request.height, error)  # fmt: skip
             return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.REJECT)
         self.bodies.accept(request.height, get_referenced(request.txs, txs))
+        self.proposals_accepted.setdefault(request.hash, self.clock())
         return abci.ResponseProcessProposal(status=abci.ResponseProcessProposal.ACCEPT)
 
     def get_equivocations(
@@ -432,7 +441,9 @@ class ClearingAbci:
             request.height, ctx.time_ms, request.hash, request.proposer_address,
             tuple(txs), ctx.evidence, ref_indices,
         )  # fmt: skip
-        self.finalized = DecidedBlock(record, result, get_referenced(request.txs, txs))
+        accepted_ms = self.proposals_accepted.get(request.hash)
+        self.proposals_accepted.clear()  # the height is decided: its other rounds' are moot
+        self.finalized = DecidedBlock(record, result, get_referenced(request.txs, txs), accepted_ms)
         return abci.ResponseFinalizeBlock(
             tx_results=[
                 abci.ExecTxResult(

@@ -357,7 +357,7 @@ def save_decided(
     record, root = decided.record, decided.result.state_root
     blocks.save(record.height, record.encode(), b"", root, record.txs)
     pool.update(record.txs)
-    ctx.notify_commit(from_comet_record(record), root)
+    ctx.notify_commit(from_comet_record(record, decided.proposal_accepted_ms), root)
 
 
 def take_up_restart(abci: ClearingAbci, metrics: NodeMetrics | None) -> None:

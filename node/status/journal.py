@@ -35,7 +35,9 @@ class BlockLine:
     signers: tuple[bytes, ...]
     state_root: bytes
     commit_ms: int
-    """Block time to the moment this node applied it (as this node's clock saw it)."""
+    """From the block's proposal to the moment this node applied it: from its block time
+    on ours (its proposer's clock at the proposal), on CometBFT from this node's
+    acceptance of the proposal (`CommittedBlock.get_proposed_ms`)."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Journal:
                 sum(r.code != "ok" for r in tx_results),
                 block.signers,
                 root,
-                max(0, now_ms - block.time_ms),
+                max(0, now_ms - block.get_proposed_ms()),
             )
         )
         if result is None:

@@ -37,7 +37,7 @@ from node.cometbft.abci import (
 from node.cometbft.bodies import BlockBodies
 from node.cometbft.committed_block import compute_data_hash
 from node.cometbft.home import build_genesis_doc
-from node.committed import decode_stored_block
+from node.committed import decode_stored_block, from_comet_record
 from node.config import load_config
 from node.genesis_file import load_genesis
 from node.keys import NODE_KEY, SHA256_MULTIHASH, KeyFile, compute_peer_id, get_node_id
@@ -229,6 +229,25 @@ def test_a_proposal_names_what_the_mempools_hold_and_validators_resolve_it(
     assert compute_data_hash(decided.record.get_items()) == compute_data_hash(items)
     assert validator.bodies.accepted == {}
     assert validator.bodies.get(compute_tx_hash(admitted)) == admitted  # for late peers
+
+
+def test_a_decided_block_says_when_this_node_accepted_its_proposal() -> None:
+    """Where its commit latency starts on the status page (a CometBFT block's time is the
+    height before's commit): the first acceptance of the block decided, none for a block
+    this node did not see proposed."""
+    now = [5_000]
+    app, committed = make_abci(clock=lambda: now[0])
+    assert process(app, 1, [])
+    now[0] = 5_400
+    assert process(app, 1, [])  # the same proposal again (a later round re-proposes it)
+    finalize(app, 1, [])
+    app.handle(abci.Request(commit=abci.RequestCommit()))
+    finalize(app, 2, [])  # replayed, or decided while catching up: never proposed here
+    app.handle(abci.Request(commit=abci.RequestCommit()))
+    assert [d.proposal_accepted_ms for d in committed] == [5_000, None]
+    assert app.proposals_accepted == {}
+    assert from_comet_record(committed[0].record, 5_000).get_proposed_ms() == 5_000
+    assert from_comet_record(committed[1].record).get_proposed_ms() == committed[1].record.time_ms
 
 
 async def test_a_proposer_waits_for_a_transaction_even_after_the_root_moved(

@@ -14,11 +14,12 @@ from clearing.transition.trade import Trade, sign_trade_batch
 from clearing.validator_set import install_validators
 from clearnode.client.sandbox_keys import derive_ed25519_key, derive_member_key
 from consensus.types import Block, BlockHeader, CommitCertificate, CommitSig
-from node.committed import from_block
+from node.committed import from_block, from_comet_record
 from node.status.journal import RECENT_BLOCKS, Journal
 from node.status.overview import build_overview, get_chains, get_health, get_health_status
 from node.status.page import render_status_page
 from node.status.vaults import VaultView
+from node.storage.comet_block import CometBlockRecord
 from tests.clearing.support import USDC, new_sandbox
 
 ALICE, BOB = derive_member_key("status-alice"), derive_member_key("status-bob")
@@ -105,6 +106,16 @@ def test_journal_keeps_recent_blocks_and_waterfall_events_only() -> None:
     assert [(d.height, d.kind, d.count, d.amount) for d in journal.defaults] == [
         (3, "collateral_seized", 1, 7)
     ]
+
+
+def test_a_cometbft_block_s_latency_starts_at_this_node_s_acceptance_of_its_proposal() -> None:
+    """Its time is the height before's commit, which would count the proposer's wait for
+    a transaction too; one it did not see proposed starts at its time, as on ours."""
+    journal = Journal()
+    record = CometBlockRecord(2, 1_000, bytes(32), bytes(20), (), (), ())
+    journal.record(from_comet_record(record, 1_900), bytes(32), None, 1_960)
+    journal.record(from_comet_record(record), bytes(32), None, 1_960)
+    assert [b.commit_ms for b in journal.blocks] == [960, 60]
 
 
 def test_page_shows_the_overview_escaped() -> None:
