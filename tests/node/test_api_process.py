@@ -19,7 +19,8 @@ from node.limits import MAX_API_BODY_BYTES
 from tests.node.hostile import HOSTILE_POSTS, JSON
 from tests.node.netproc import QUICK_BLOCKS, cli_network
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+# one validator, a quorum alone: no peer's timeout to miss beside the networks' tests
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.beside_networks]
 
 LARGE_HOSTILE_POSTS = [
     ("/v1/trade-batches", b"[" * 100_000 + b"]" * 100_000, JSON, 400, "MalformedJson"),

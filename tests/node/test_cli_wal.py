@@ -103,6 +103,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.multiprocess
 @pytest.mark.slow
+@pytest.mark.beside_networks  # one validator, a quorum alone: no peer's timeout to miss
 async def test_a_running_node_holds_its_home_and_a_torn_wal_is_repaired_by_command(
     tmp_path: Path,
 ) -> None:

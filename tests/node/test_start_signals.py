@@ -12,7 +12,8 @@ import pytest
 
 from tests.node.netproc import QUICK_BLOCKS, cli_network, read_roots
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+# one validator, a quorum alone: no peer's timeout to miss beside the networks' tests
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.beside_networks]
 
 
 def wait_for_height(db: Path, height: int, timeout_s: float = 60) -> None:
