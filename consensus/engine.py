@@ -68,7 +68,7 @@ from consensus.inputs import (
     VoteReceived,
     VoteSigned,
 )
-from consensus.mempool import Mempool
+from consensus.mempool import EngineMempool
 from consensus.messages import Message, decode_message, encode_message
 from consensus.proposal_times import OnProposalTime, ProposalTimes
 from consensus.proposal_txs import ProposalTxs
@@ -130,7 +130,7 @@ class Engine:
         start: ChainStart,
         key: PrivateKey | None,
         app: Application,
-        mempool: Mempool,
+        mempool: EngineMempool,
         store: BlockStore,
         wal: Wal,
         transport: Transport,

@@ -1,4 +1,4 @@
-"""The transactions waiting for a block, as the engine uses them (`Mempool`)."""
+"""The transactions waiting for a block, as the engine uses them (`EngineMempool`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 
-class Mempool(Protocol):
+class EngineMempool(Protocol):
     """The transactions waiting for a block, as the engine uses them (the node's is
     `node/txpool.py`'s `TxPool`, which checks what it admits)."""
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 from consensus.engine_config import EngineConfig
 from consensus.engine_timeouts import ProposalDue, Timers
-from consensus.mempool import Mempool
+from consensus.mempool import EngineMempool
 
 Prepare = Callable[[int, int, Sequence[bytes]], None]
 """Builds and proposes the block of (height, round) from these candidate transactions."""
@@ -30,7 +30,7 @@ class ProposalWait:
     def __init__(
         self,
         config: EngineConfig,
-        mempool: Mempool,
+        mempool: EngineMempool,
         timers: Timers,
         now_ms: Callable[[], int],
         prepare: Prepare,

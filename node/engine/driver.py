@@ -31,7 +31,7 @@ from consensus.compact import CompactProposal
 from consensus.engine import Engine
 from consensus.engine_config import ChainStart, EngineConfig
 from consensus.engine_timeouts import EngineTimeout
-from consensus.mempool import Mempool
+from consensus.mempool import EngineMempool
 from consensus.messages import Message
 from consensus.proposal_times import OnProposalTime
 from consensus.signer import Signer
@@ -98,7 +98,7 @@ class Driver:
         start: ChainStart,
         app: Application,
         store: BlockStore,
-        mempool: Mempool,
+        mempool: EngineMempool,
         transport: Transport,
         signer: Signer | None = None,
         wal: Wal | None = None,
