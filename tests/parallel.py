@@ -13,10 +13,11 @@ and both share what is left at the end, the longest first, so that neither ends 
 on a long module. Last come the process tests marked `beside_networks`: those whose
 every check holds however slowly their processes run (building and installing the
 release, the SDK against a live network, upgrades in place), so that the networks' lane
-does not run alone for minutes after the other worker has finished. They go a package
-at a time (a package's shared fixture, the client tests' live network, starts once) to
-whichever worker is free: the other worker beside the networks' tail, and the networks'
-own once its networks are done, so that neither runs them alone while the other idles.
+does not run alone for minutes after the other worker has finished. They go a module at a
+time, or a package at a time where they share a package's fixture (the client tests'
+live network, which then starts once), to whichever worker is free: the other worker
+beside the networks' tail, and the networks' own once its networks are done, so that
+neither runs them alone while the other idles.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -83,10 +84,19 @@ def runs_validators_here(item: pytest.Item) -> bool:
     )
 
 
+def uses_package_fixture(item: pytest.Item) -> bool:
+    """Whether the test uses a package-scoped fixture (the client tests' live network),
+    which each worker running one of the package's tests would start again."""
+    info = getattr(item, "_fixtureinfo", None)  # pytest's own record of the test's fixtures
+    defs = info.name2fixturedefs.values() if info is not None else ()
+    return any(d and d[-1].scope == "package" for d in defs)
+
+
 def get_group(item: pytest.Item) -> str:
     module = item.nodeid.split("::")[0]
     if item.get_closest_marker("beside_networks"):
-        return f"{BESIDE_NETWORKS}: {module.rpartition('/')[0]}"
+        shared = module.rpartition("/")[0] if uses_package_fixture(item) else module
+        return f"{BESIDE_NETWORKS}: {shared}"
     if item.get_closest_marker("multiprocess") or runs_validators_here(item):
         return NETWORKS
     return module

@@ -38,13 +38,17 @@ def test_every_network_runs_in_one_group_and_other_tests_by_module() -> None:
     assert get_group(plain) == "tests/d.py"
 
 
-def test_process_tests_marked_beside_the_networks_go_last_a_package_at_a_time() -> None:
-    """After the other groups, the longest first within each kind: a package's beside
-    tests share one group (its shared fixtures start once) that either worker may take."""
+def test_process_tests_marked_beside_the_networks_go_last_by_module_or_shared_package() -> None:
+    """After the other groups, the longest first within each kind: a module's beside tests
+    share one group that either worker may take, a package's where they share a
+    package-scoped fixture (which would otherwise start on both workers)."""
+    package_scoped = [types.SimpleNamespace(scope="package")]
+    live = types.SimpleNamespace(name2fixturedefs={"live": package_scoped, "tmp_path": []})
     api = make_item("tests/client/api.py::test_v", {}, "multiprocess", "beside_networks")
     docs = make_item("tests/client/docs.py::test_u", {}, "beside_networks")
+    api._fixtureinfo = docs._fixtureinfo = live
     dist = make_item("tests/dist.py::test_t", {}, "multiprocess", "beside_networks")
-    client, top = f"{BESIDE_NETWORKS}: tests/client", f"{BESIDE_NETWORKS}: tests"
+    client, top = f"{BESIDE_NETWORKS}: tests/client", f"{BESIDE_NETWORKS}: tests/dist.py"
     assert [get_group(i) for i in (api, docs, dist)] == [client, client, top]
     assert [get_lane(g) for g in (client, NETWORKS, "tests/d.py")] == [
         BESIDE_NETWORKS,
