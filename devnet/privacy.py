@@ -31,6 +31,7 @@ import httpx
 import trio
 
 from clearing.eip712 import compute_signable, sign_typed
+from clearing.governance.queries import get_configuration_view
 from clearing.risk.engine import get_member_risk
 from clearing.state import ClearingState
 from clearing.transition.member_requests import (
@@ -62,6 +63,7 @@ READERS = 8
 `STREAM_READ_S` each, most of a devnet's audit (7.6 s of a CometBFT run's 10.6 s)."""
 TIMEOUT_S = 20.0
 NUMBER = re.compile(rf"(?<![0-9a-zA-Z])-?\d{{{SECRET_DIGITS},}}(?![0-9a-zA-Z])")
+INTEGER = re.compile(r"-?\d+")
 FORMATTED = re.compile(
     r"(?<![0-9a-zA-Z.,])\d{1,3}(?:,\d{3})*\.\d+|(?<![0-9a-zA-Z.,])\d{1,3}(?:,\d{3})+"
 )
@@ -223,6 +225,27 @@ def collect_secrets(
             secrets.add_tx(tx, f"{kind} 0x{compute_tx_hash(tx).hex()[:16]}")
     secrets.drop_public(prices)
     return secrets
+
+
+def get_configuration_figures(state: ClearingState) -> list[int]:
+    """The numbers of the configuration in force, as `GET /v1/governance/configuration`
+    shows them: public, so a member's amount that equals one (a realised P&L of 100,800
+    against the 100,800 blocks a governance vote may last) cannot be told from a leak
+    (`Secrets.drop_public`)."""
+    return list(_get_integers(get_configuration_view(state)))
+
+
+def _get_integers(value: object) -> Iterator[int]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _get_integers(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _get_integers(item)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield value
+    elif isinstance(value, str) and INTEGER.fullmatch(value):
+        yield int(value)
 
 
 def find_tx_leaks(body: str, secrets: Secrets) -> list[str]:
@@ -544,7 +567,7 @@ async def check_privacy(net: Devnet, http: httpx.AsyncClient) -> None:
         return
     finally:
         net.replica.block_observers.remove(add_block_secrets)
-    secrets.drop_public(net.replica.prices)
+    secrets.drop_public([*net.replica.prices, *get_configuration_figures(net.state)])
     net.privacy_routes = crawl.routes
     for failure in audit(crawl, secrets, owner.name):
         net.fail(failure)

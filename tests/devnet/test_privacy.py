@@ -5,6 +5,7 @@ route it cannot read (CometBFT's audit: test_cometbft_privacy.py)."""
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import json
 import re
@@ -16,6 +17,7 @@ import pytest
 import trio
 import trio.testing
 
+from clearing.governance.queries import get_configuration_view
 from consensus.compact import compute_tx_hash
 from consensus.types import Block
 from devnet.privacy import (
@@ -29,6 +31,7 @@ from devnet.privacy import (
     collect_secrets,
     crawl_public,
     find_leaks,
+    get_configuration_figures,
     read_verifier_page,
     run_in_order,
 )
@@ -42,7 +45,7 @@ from tests.clearing.default.test_steps import BTC, give
 from tests.node.apiserver import serve_app
 from tests.node.test_api import ALICE as ALICE_KEY
 from tests.node.test_api import BOB as BOB_KEY
-from tests.node.test_api import MAX_BODY, NOW_MS, make_app
+from tests.node.test_api import GENESIS, MAX_BODY, NOW_MS, make_app
 
 ALICE = bytes.fromhex("8f1c4d3e2b1a09f8e7d6c5b4a39281706f5e4d3c")
 TX = bytes(range(40)) * 2
@@ -132,6 +135,24 @@ def test_an_amount_a_public_price_matches_is_not_looked_for() -> None:
     assert [leak.what for leak in find_leaks("GET /", page, found)] == [
         "alice's equity (123.456789)"  # what no price matches is still looked for
     ]
+
+
+def test_an_amount_the_configuration_shows_is_not_looked_for() -> None:
+    """A CometBFT devnet's run left a member with a realised P&L of 100,800, the blocks a
+    governance vote may last, which `GET /v1/governance/configuration` shows: the audit
+    failed the run on a coincidence."""
+    state = Sandbox.from_genesis_doc(copy.deepcopy(GENESIS)).state
+    voting = state.genesis.governance.max_voting_blocks
+    figures = get_configuration_figures(state)
+    assert voting in figures and state.genesis.fee_to_insurance_bps in figures
+    body = json.dumps(get_configuration_view(state))
+    found = secrets()
+    found.add_amount(voting, "alice's realised P&L on BTC-PERP")
+    leak = f"alice's realised P&L on BTC-PERP ({voting})"
+    assert [x.what for x in find_leaks("GET /v1/governance/configuration", body, found)] == [leak]
+    found.drop_public(figures)
+    assert find_leaks("GET /v1/governance/configuration", body, found) == []
+    assert 123_456_789 in found.amounts  # what the configuration does not show is still looked for
 
 
 async def test_the_reads_run_at_once_and_answer_in_order(
