@@ -44,6 +44,7 @@ from devnet.network import POLL_S, STEP_TIMEOUT_S, Devnet, StepTimeout, wait_for
 from devnet.privacy import check_privacy
 from devnet.sections import SHOCK_FILE
 from lightclient.anchor import COMETBFT
+from node.clock import wall_clock_ms
 from node.reports.store import write_atomically
 
 START_TIMEOUT_S = 90.0
@@ -218,7 +219,7 @@ async def post_trades(net: Devnet, trades: list[Trade]) -> None:
     net.trade_id += len(trades)
     batch = net.venue.batch(net.chain_id, trades)
     node = net.nodes[net.venue.next_batch_id % len(net.nodes)].client
-    sent_ms = time.time_ns() // 1_000_000
+    sent_ms = wall_clock_ms()
     submitted = await node.submit_trade_batch(batch)
     net.submitted_ms[bytes.fromhex(submitted["tx_hash"].removeprefix("0x"))] = sent_ms
 

@@ -16,6 +16,7 @@ from clearnode.client.views import Account
 from devnet.chains import mine_block, relay_withdrawal
 from devnet.network import POLL_S, Devnet, NodeView
 from devnet.reports import check_report
+from node.clock import wall_clock_ms
 
 STATUS_POLL_S = 2.0
 HEALTH_POLL_S = 3.0
@@ -30,7 +31,7 @@ async def watch_events(view: NodeView) -> None:
                     height = int(event.data["height"])
                     view.height = max(view.height, height)
                     view.roots[height] = str(event.data["state_root"])
-                    view.seen_ms[height] = time.time_ns() // 1_000_000
+                    view.seen_ms[height] = wall_clock_ms()
         except (ClientError, ValueError, KeyError):
             pass
         await trio.sleep(0.5)
