@@ -11,7 +11,7 @@ PYTHON ?= python3.11
 PYTHON_BIN := $(shell $(PYTHON) -c 'import sys' 2>/dev/null && echo $(PYTHON) || \
 	ls -d "$$(pyenv root 2>/dev/null)"/versions/*/bin/$(PYTHON) 2>/dev/null | tail -n 1)
 # Bytecode caches on (they are git-ignored), whatever the shell says: `make test` starts a
-# few hundred interpreters (node processes, CLI calls, two pytest workers), and without
+# few hundred interpreters (node processes, CLI calls, three pytest workers), and without
 # them each compiles every module it imports again, pytest's assertion rewriting of the
 # whole suite included (collection 11.6 s -> 4.4 s; a node's imports 1.43 -> 1.17 s).
 unexport PYTHONDONTWRITEBYTECODE
@@ -121,10 +121,11 @@ $(VERIFIER_PAGE): $(NPM_STAMP) package-lock.json $(VERIFIER_SOURCES)
 	node_modules/.bin/tsc -p web/verifier
 	node web/verifier/build.mjs $@
 
-# Two workers (pytest-xdist): the tests that start OS processes run one at a time on one,
-# the in-process tests module by module on the other, and both share what is left, the
-# longest first (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
-PARALLEL := -n 2 --dist loadgroup
+# Three workers (pytest-xdist): the network tests one at a time on one, at the cores' first
+# call; the others yield to them (niceness 10) and take, the longest first, the process
+# tests whose checks hold under load, then the in-process tests module by module
+# (tests/parallel.py). PYTEST_ARGS=-n0 runs one process.
+PARALLEL := -n 3 --dist loadgroup
 
 test: install $(WHEELHOUSE_STAMP)
 	PATH="$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/python -m pytest $(PARALLEL) $(PYTEST_ARGS)

@@ -27,6 +27,7 @@ from tests.parallel import (
     share_ports,
     sum_lanes,
     write_groups,
+    yield_to_networks,
 )
 
 GROUPS_DIR = pytest.StashKey[Path | None]()
@@ -74,6 +75,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None and workerinput["workerid"] == "gw0":
         write_groups(Path(workerinput[GROUPS_PATH]), items)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if hasattr(item.config, "workerinput"):
+        yield_to_networks(item)
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

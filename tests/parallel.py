@@ -1,23 +1,26 @@
-"""How `make test` shares two cores between two pytest-xdist workers.
+"""How `make test` shares two cores between three pytest-xdist workers.
 
 Every test that runs a network runs on one worker, one after another, as it would
 without xdist: those that start separate OS processes (marked `multiprocess`: validator
 networks, CometBFT, devnets), and those that run validators' consensus in the test's
-own process (`runs_validators_here`). Two networks at once on two cores make their
-consensus timeouts what the tests measure: four in-process validators sharing one
-starved event loop beside a process network took 40 s and more for a height (each
-round's proposal arriving after the others' propose timeout), and their tests failed
-one full run in two. The other worker meanwhile runs the remaining tests, module by
-module (so a module's fixtures are built once), the modules of most `slow` tests first,
-and both share what is left at the end, the longest first, so that neither ends alone
-on a long module. Last come the process tests marked `beside_networks`: those whose
-every check holds however slowly their processes run (building and installing the
-release, the SDK against a live network, upgrades in place), so that the networks' lane
-does not run alone for minutes after the other worker has finished. They go a module at a
-time, or a package at a time where they share a package's fixture (the client tests'
-live network, which then starts once), to whichever worker is free: the other worker
-beside the networks' tail, and the networks' own once its networks are done, so that
-neither runs them alone while the other idles.
+own process (`runs_validators_here`). Their consensus timeouts must not become what the
+tests measure: four in-process validators sharing one starved event loop beside a
+process network took 40 s and more for a height (each round's proposal arriving after
+the others' propose timeout), and their tests failed one full run in two. So that lane
+runs at the machine's first call: a worker lowers its own priority, and that of every
+process its tests start, before anything else (`yield_to_networks`, niceness 10), and
+the kernel serves the networks' processes first whenever they want a core.
+
+The two other workers take, the longest first, the process tests marked
+`beside_networks`, those whose every check holds however slowly their processes run
+(building and installing the release, the SDK against a live network, upgrades in place,
+a genesis ceremony, state sync, governance changing the set): a module at a time, or a
+package at a time where they share a package's fixture (the client tests' live network,
+which then starts once). Then the remaining tests, module by module (so a module's
+fixtures are built once), the modules of most `slow` tests first, and all three share
+what is left at the end, so that none ends alone on a long module. Most of a network
+test's time is waiting (a fault's length, a block's wait, a peer's timeout): a process
+network uses about half a core, so two of them and the unit tests fill the two cores.
 
 `make test` asks for `--dist loadgroup`, whose scheduler this replaces. xdist's own
 groups tests by an `xdist_group` mark that each worker adds to the test's node id, which
@@ -28,7 +31,7 @@ has collected (the same tests: xdist checks).
 
 Each worker also chooses loopback ports from a range of its own (`share_ports`), which the
 processes its tests start inherit: a port one worker found free and handed to a node could
-otherwise be taken by the other's anvil before the node bound it.
+otherwise be taken by another's anvil before the node bound it.
 """
 
 from __future__ import annotations
@@ -102,6 +105,25 @@ def get_group(item: pytest.Item) -> str:
     return module
 
 
+YIELDING_NICENESS = 10
+"""The niceness of a worker once it runs anything but the network tests: the scheduler
+then gives those tests' processes the cores they ask for first."""
+
+
+def yield_to_networks(item: pytest.Item, niceness: int = YIELDING_NICENESS) -> None:
+    """Lowers this worker's priority, every thread of it (Linux sets a thread's niceness,
+    and the processes a test starts inherit the starting thread's), before a test outside
+    the networks' lane. For good: an unprivileged process cannot raise it again."""
+    if get_lane(get_group(item)) == NETWORKS:
+        return
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            if os.getpriority(os.PRIO_PROCESS, int(task.name)) < niceness:
+                os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+
+
 def get_lane(group: str) -> str:
     """`NETWORKS`, `BESIDE_NETWORKS` or `OTHER`: the kind of group `group` is."""
     if group == NETWORKS:
@@ -150,10 +172,11 @@ class GroupScheduling(LoadScopeScheduling):
         return self.groups.get(nodeid, nodeid)
 
     def get_order(self, group: str) -> tuple[int, float]:
-        """The network tests first: they alone run one at a time on their worker; the
-        tests beside them last, once the other groups have been handed out; the longest
+        """The network tests first: they alone run one at a time on their worker; then the
+        tests beside them, whose modules are the longest units of work, while the many
+        short modules of the rest can still even the workers out at the end; the longest
         first within each."""
-        rank = {NETWORKS: 2, OTHER: 1, BESIDE_NETWORKS: 0}[get_lane(group)]
+        rank = {NETWORKS: 2, BESIDE_NETWORKS: 1, OTHER: 0}[get_lane(group)]
         return rank, self.seconds.get(group, TEST_S)
 
     def _assign_work_unit(self, node: Any) -> None:

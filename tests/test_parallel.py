@@ -1,8 +1,12 @@
-"""How `make test` groups the tests for its two workers (tests/parallel.py)."""
+"""How `make test` groups the tests for its three workers (tests/parallel.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import types
+from pathlib import Path
 from typing import Any
 
 from tests.node.nodenet import open_node_network
@@ -38,10 +42,11 @@ def test_every_network_runs_in_one_group_and_other_tests_by_module() -> None:
     assert get_group(plain) == "tests/d.py"
 
 
-def test_process_tests_marked_beside_the_networks_go_last_by_module_or_shared_package() -> None:
-    """After the other groups, the longest first within each kind: a module's beside tests
-    share one group that either worker may take, a package's where they share a
-    package-scoped fixture (which would otherwise start on both workers)."""
+def test_process_tests_marked_beside_the_networks_go_before_the_rest_by_module_or_package() -> None:
+    """The networks first, then the tests beside them, then the rest, the longest first
+    within each kind: a module's beside tests share one group that any worker may take, a
+    package's where they share a package-scoped fixture (which would otherwise start on
+    every worker)."""
     package_scoped = [types.SimpleNamespace(scope="package")]
     live = types.SimpleNamespace(name2fixturedefs={"live": package_scoped, "tmp_path": []})
     api = make_item("tests/client/api.py::test_v", {}, "multiprocess", "beside_networks")
@@ -59,7 +64,45 @@ def test_process_tests_marked_beside_the_networks_go_last_by_module_or_shared_pa
     scheduling.seconds = {"tests/d.py": 0.2, "tests/f.py": 30.0, client: 20.0, top: 10.0}
     groups = [top, "tests/d.py", client, NETWORKS, "tests/f.py"]
     order = sorted(groups, key=scheduling.get_order, reverse=True)
-    assert order == [NETWORKS, "tests/f.py", "tests/d.py", client, top]
+    assert order == [NETWORKS, client, top, "tests/f.py", "tests/d.py"]
+
+
+YIELDING = """
+import os, threading, types
+from tests.parallel import yield_to_networks
+def make(*marks):
+    return types.SimpleNamespace(nodeid="tests/a.py::test_x", module=None,
+        get_closest_marker=lambda name: name in marks or None)
+started, done = threading.Event(), threading.Event()
+def wait():
+    global tid
+    tid = threading.get_native_id()
+    started.set()
+    done.wait()
+thread = threading.Thread(target=wait)
+thread.start()
+started.wait()
+niceness = os.getpriority(os.PRIO_PROCESS, 0) + 1
+yield_to_networks(make("multiprocess"), niceness)
+networks = os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, tid)
+yield_to_networks(make(), niceness)
+after = os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, tid)
+done.set()
+thread.join()
+print(*networks, *after)
+"""
+
+
+def test_a_worker_yields_the_cores_to_the_networks_once_it_runs_anything_else() -> None:
+    """A network test leaves the worker as it is; any other lowers the niceness of every
+    thread of it, those already running too (Linux keeps a niceness per thread). One step
+    above the suite's own: a worker of `make test` has already yielded."""
+    root = Path(__file__).parent.parent
+    ran = subprocess.run(
+        [sys.executable, "-c", YIELDING], cwd=root, capture_output=True, text=True, check=True
+    )
+    start = os.getpriority(os.PRIO_PROCESS, 0)
+    assert ran.stdout.split() == [str(start)] * 2 + [str(start + 1)] * 2
 
 
 def test_each_worker_s_seconds_are_summed_by_lane() -> None:

@@ -41,6 +41,7 @@ from node.commands import main
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 @pytest.mark.parametrize("engine", ENGINES)
 def test_short_devnet_holds_every_invariant(
     engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -186,6 +187,7 @@ def test_the_dashboard_renders_what_the_watcher_saw(tmp_path: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.chain
 @pytest.mark.multiprocess
+@pytest.mark.beside_networks
 @pytest.mark.parametrize(
     ("engine", "signum", "to_devnet_first"),
     [

@@ -48,7 +48,12 @@ from tests.node.netproc import (
     spawn,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.chain]
+pytestmark = [
+    pytest.mark.multiprocess,
+    pytest.mark.slow,
+    pytest.mark.chain,
+    pytest.mark.beside_networks,
+]
 
 ANVIL_URL = f"http://{SWITCH_ADDRESS}:8545"
 EPOCH_LENGTH = 4

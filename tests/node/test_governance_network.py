@@ -42,7 +42,7 @@ from tests.node.netproc import (
     read_roots,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.multiprocess]
+pytestmark = [pytest.mark.slow, pytest.mark.multiprocess, pytest.mark.beside_networks]
 
 # At QUICK_BLOCKS' pace: about 2.3 blocks a second when idle, more with transactions.
 MIN_DELAY = 10  # the scheduled row and the status page are read in these blocks (~4 s)

@@ -24,7 +24,7 @@ from node.storage.comet_block import SignedHeader
 from tests.node.netproc import QUICK_BLOCKS, NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.beside_networks]
 
 HEIGHTS = 9
 """Blocks the others commit: two of the fourth validator's proposer heights among them."""

@@ -41,7 +41,7 @@ from tests.node.test_network_processes import (
 )
 from tests.node.test_oracle_network import oracle_config
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.beside_networks]
 
 NEW = "v4"
 NEW_KEY = "validator-4"

@@ -42,7 +42,12 @@ from tests.node.bridge.test_bridge_network import ALICE, DEPOSIT, WITHDRAW, sign
 from tests.node.netproc import NodeHome, ProcessNetwork, running
 from tests.node.test_network_processes import wait_until
 
-pytestmark = [pytest.mark.chain, pytest.mark.slow, pytest.mark.multiprocess]
+pytestmark = [
+    pytest.mark.chain,
+    pytest.mark.slow,
+    pytest.mark.multiprocess,
+    pytest.mark.beside_networks,
+]
 
 CHAIN_B = 31338
 POWER = 10  # each validator's in the example genesis

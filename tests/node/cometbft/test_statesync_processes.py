@@ -39,7 +39,7 @@ from tests.node.test_network_processes import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.beside_networks]
 
 SNAPSHOTS = "[storage]\nsnapshot_interval = 4\nsnapshots_kept = 30\n"
 """A snapshot each 4 blocks, kept for 120: a minute at the two heights a second these

@@ -49,7 +49,7 @@ from tests.node.test_network_processes import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.beside_networks]
 
 VOTING_BLOCKS = 12
 DELAY = 2

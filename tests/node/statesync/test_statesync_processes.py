@@ -31,7 +31,7 @@ from tests.node.test_network_processes import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.multiprocess, pytest.mark.slow]
+pytestmark = [pytest.mark.multiprocess, pytest.mark.slow, pytest.mark.beside_networks]
 
 SNAPSHOTS = "[storage]\nsnapshot_interval = 4\nsnapshots_kept = 2\n"
 STATE_SYNC = "[state_sync]\nenabled = true\ntimeout_s = 60\n"
