@@ -9,6 +9,8 @@ import types
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.node.nodenet import open_node_network
 from tests.node.test_network_inprocess import network
 from tests.parallel import (
@@ -20,6 +22,7 @@ from tests.parallel import (
     get_group,
     get_lane,
     sum_lanes,
+    yield_to_networks,
 )
 
 
@@ -103,6 +106,17 @@ def test_a_worker_yields_the_cores_to_the_networks_once_it_runs_anything_else() 
     )
     start = os.getpriority(os.PRIO_PROCESS, 0)
     assert ran.stdout.split() == [str(start)] * 2 + [str(start + 1)] * 2
+
+
+def test_a_worker_the_kernel_will_not_lower_says_so_and_runs_on(monkeypatch: Any) -> None:
+    def refuse(*args: int) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "getpriority", lambda *args: -20)  # below any niceness asked
+    monkeypatch.setattr(os, "setpriority", refuse)
+    other = make_item("tests/d.py::test_w", {})
+    with pytest.warns(UserWarning, match="not served first: .*Operation not permitted"):
+        yield_to_networks(other)
 
 
 def test_each_worker_s_seconds_are_summed_by_lane() -> None:
