@@ -114,19 +114,24 @@ then gives those tests' processes the cores they ask for first."""
 def yield_to_networks(item: pytest.Item, niceness: int = YIELDING_NICENESS) -> None:
     """Lowers this worker's priority, every thread of it (Linux sets a thread's niceness,
     and the processes a test starts inherit the starting thread's), before a test outside
-    the networks' lane. For good: an unprivileged process cannot raise it again."""
-    if get_lane(get_group(item)) == NETWORKS:
+    the networks' lane. For good: an unprivileged process cannot raise it again. Once
+    lowered, each test after finds it so at one system call: every thread started since
+    inherited it."""
+    if os.getpriority(os.PRIO_PROCESS, 0) >= niceness or get_lane(get_group(item)) == NETWORKS:
         return
     try:
-        threads = [int(task.name) for task in Path("/proc/self/task").iterdir()]
-        for thread in threads:
-            try:
-                if os.getpriority(os.PRIO_PROCESS, thread) < niceness:
-                    os.setpriority(os.PRIO_PROCESS, thread, niceness)
-            except ProcessLookupError:  # a thread that ended meanwhile
-                pass
+        for task in Path("/proc/self/task").iterdir():
+            lower_thread(int(task.name), niceness)
     except OSError as error:  # no /proc, or a sandbox that refuses: run as before, said
         warnings.warn(f"the network tests' processes are not served first: {error}", stacklevel=2)
+
+
+def lower_thread(thread: int, niceness: int) -> None:
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < niceness:
+            os.setpriority(os.PRIO_PROCESS, thread, niceness)
+    except ProcessLookupError:  # a thread that ended meanwhile
+        pass
 
 
 def get_lane(group: str) -> str:
