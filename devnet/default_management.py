@@ -11,7 +11,8 @@ from typing import Any
 from devnet.market import format_usd
 
 KINDS = (
-    "auction_opened", "auction_settled", "auction_deleveraged", "auction_lapsed",
+    "auction_opened", "auction_bid_void", "auction_settled", "auction_deleveraged",
+    "auction_lapsed",
     "margin_call", "margin_call_met", "margin_call_expired", "margin_call_closed",
 )  # fmt: skip
 
@@ -30,9 +31,14 @@ class AuctionOutcome:
     premium: int = 0
     lots: int = 0
     deleveraged: list[str] = field(default_factory=list)  # "member-3 -4 ETH-PERP"
+    void: list[str] = field(default_factory=list)  # "member-2 (market maker): ReduceOnly"
 
     @property
     def line(self) -> str:
+        return self._outcome_line + (f" (bids void: {'; '.join(self.void)})" if self.void else "")
+
+    @property
+    def _outcome_line(self) -> str:
         head = f"default auction {self.auction} (round {self.round}, height {self.opened_height})"
         if self.outcome == WON:
             return (
@@ -101,7 +107,9 @@ class DefaultManagement:
             )
             return
         auction = self.auctions[auction_id]
-        if kind == "auction_settled":
+        if kind == "auction_bid_void":  # the bid no longer binds at the close
+            auction.void.append(f"{who(data['member'])}: {data['code']}")
+        elif kind == "auction_settled":
             auction.outcome, auction.winner = WON, who(data["member"])
             auction.premium, auction.lots = int(data["premium"]), int(data["lots"])
         elif kind == "auction_deleveraged":

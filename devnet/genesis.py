@@ -37,8 +37,13 @@ RISK: dict[str, Any] = {
     "stress_days": [],
     "liquidation": {"penalty_bps": 100, "fee_bps": 50, "max_per_block": 100, "partial_steps": 10},
     "default_fund": {"cover": 2, "stress_multiple": 2, "assessment_cap_bps": 10000},
-    "auction": {"window_blocks": 3, "rounds": 2, "split": 2},  # the house is flat in 6 blocks
-    "margin_call": {"deadline_blocks": 5},
+    # The house is flat in 10 blocks: five a round gives a bidder polling its account on a
+    # loaded machine time to read the lots and bid.
+    "auction": {"window_blocks": 5, "rounds": 2, "split": 2},
+    # Eight blocks to meet a call: blocks come at once while the flow trades, and the
+    # called long polls its account, waits for its replica and posts a trade (a loaded
+    # run met one at the fourth block of five).
+    "margin_call": {"deadline_blocks": 8},
     # Options priced at the second, not at each block's own time: at the default (1 ms)
     # each block prices every listed series again (docs/risk.md).
     "pricing_interval_ms": 1000,

@@ -83,6 +83,10 @@ def get_role(members: list[Member], role: str) -> Member:
     return next(m for m in members if m.role == role)
 
 
+def get_market_makers(members: list[Member]) -> list[Member]:
+    return [m for m in members if m.role == MARKET_MAKER]
+
+
 def format_usd(amount: int) -> str:
     """Settlement units as USD with cents, for people (never for state)."""
     return f"{amount / USD:,.2f} USD"

@@ -80,7 +80,7 @@ class Devnet:
     # the script's own bookkeeping
     next_nonce: Counter[bytes] = field(default_factory=Counter)
     trade_id: int = 1000
-    bids: set[int] = field(default_factory=set)  # auctions the bidder has bid in
+    bids: set[tuple[bytes, int]] = field(default_factory=set)  # (market maker, auction) bid
     met_calls: set[int] = field(default_factory=set)  # opening heights of calls answered
     submitted_ms: dict[bytes, int] = field(default_factory=dict)
     """The venue's batches not yet seen committed: tx hash -> when it was sent (wall ms)."""

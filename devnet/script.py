@@ -3,9 +3,9 @@ chain and authorise the venue, the venue opens positions in perpetuals, a
 future and an option and keeps trading, two longs are sized for the crash to
 call them (margin_calls.py), the oracle's scheduled crash hits, market makers
 withdraw to every chain, and the flow goes on until the margin calls the crash opened
-are due and the listing roll is shown; then the end-of-run checks. Throughout, a market maker
-bids in every default auction and one called long meets its margin call
-(run_members); the other lets its call expire."""
+are due and the listing roll is shown; then the end-of-run checks. Throughout, the market
+makers bid in the default auctions whose lots unwind their books and one called long meets
+its margin call (run_members); the other lets its call expire."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ from functools import partial
 
 import trio
 
+from clearing.default.auction import get_quantities_with
+from clearing.default.default_fund import is_growing
 from clearing.default.house import HOUSE
 from clearing.risk.engine import get_quantities, get_risk_setup
 from clearing.state import ClearingState
 from clearing.transition.trade import Trade
 from clearnode.client import ClientError, MemberRequest
+from clearnode.client.views import Auction
 from devnet.chains import deposit
 from devnet.cometbft_privacy import check_cometbft_privacy
 from devnet.genesis import VENUE_ID
@@ -30,12 +33,12 @@ from devnet.market import (
     BTC_SHORT,
     CALLED,
     ETH_PERP,
-    MARKET_MAKER,
     MEETS_CALL,
     Member,
     format_usd,
     get_deposits,
     get_flow_trades,
+    get_market_makers,
     get_opening_trades,
     get_role,
     get_trade_prices,
@@ -55,7 +58,7 @@ FLOW_PAUSE_S = 1.0
 WITHDRAWAL_QUANTA = 1_000_000_000  # 1,000 USDC
 INSURANCE_SEED = 50_000_000  # 50 USDC deposited to the clearing house's account
 CRASHED = 8_000  # the crash has committed once BTC's mark is below 80% of its pre-crash mark
-MEMBER_POLL_S = 0.5  # how often the bidder and the called long read their own account
+MEMBER_POLL_S = 0.5  # how often the bidders and the called long read their own account
 
 
 def get_report_timeout_s(net: Devnet) -> float:
@@ -236,7 +239,7 @@ async def trade(net: Devnet, trades: list[Trade]) -> None:
 
 async def register_bidders(net: Devnet) -> None:
     """The market makers register for the default auctions (there are no backstops)."""
-    makers = [m for m in net.members if m.role == MARKET_MAKER]
+    makers = get_market_makers(net.members)
     for member in makers:
         await submit_request(net, member, partial(member.key.register_bidder, net.chain_id))
     await wait_for(
@@ -249,45 +252,71 @@ async def register_bidders(net: Devnet) -> None:
 
 
 async def run_members(net: Devnet) -> None:
-    """What members do on their own while the script runs: a market maker bids in the
+    """What members do on their own while the script runs: each market maker bids in the
     default auctions, a called long meets its margin call."""
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(_keep_polling, net, bid_in_auctions)
-        nursery.start_soon(_keep_polling, net, meet_margin_call)
+        for maker in get_market_makers(net.members):
+            bid = partial(bid_in_auctions, net, maker)
+            nursery.start_soon(_keep_polling, net, bid, f"{maker.name}'s bids")
+        nursery.start_soon(_keep_polling, net, partial(meet_margin_call, net), "margin call")
 
 
-async def _keep_polling(net: Devnet, act: Callable[[Devnet], Awaitable[None]]) -> None:
+async def _keep_polling(net: Devnet, act: Callable[[], Awaitable[None]], what: str) -> None:
     while True:
         try:
-            await act(net)
+            await act()
         except (ClientError, StepTimeout) as exc:
-            net.log(f"{act.__name__}: {exc}")
+            net.log(f"{what}: {exc}")
         await trio.sleep(MEMBER_POLL_S)
 
 
-async def bid_in_auctions(net: Devnet) -> None:
-    """The first market maker reads the open auctions' lots as a registered bidder does,
-    through its signed account query, and bids a premium of 0 for each new one."""
-    bidder = get_role(net.members, MARKET_MAKER)
-    record = net.state.members.get(bidder.address)
+async def bid_in_auctions(net: Devnet, maker: Member) -> None:
+    """A market maker reads the open auctions' lots as a registered bidder does, through
+    its signed account query, and bids a premium of 0 for those that unwind its book.
+    Lots that would grow it are left to the other maker: after a default has used up the
+    makers' default-fund contributions they are reduce-only until the epoch sizes the fund
+    again, and a bid that grows a position then is void at the close."""
+    record = net.state.members.get(maker.address)
     if record is None or not record.bidder:
         return
     node = net.nodes[len(net.bids) % len(net.nodes)].client
-    account = await node.account(bidder.key)
-    for auction in [] if account is None else account["auctions"]:
-        if auction["auction"] in net.bids:
-            continue
-        net.bids.add(auction["auction"])
-        sign = partial(bidder.key.auction_bid, net.chain_id, auction=auction["auction"], premium=0)
-        await submit_request(net, bidder, sign)
-        net.log(f"BID: {bidder.name} bids 0 for auction {auction['auction']}: {auction['lots']}")
+    account = await node.account(maker.key)
+    if account is None:
+        return
+    book = {p["instrument"]: p["quantity"] for p in account["positions"]}
+    bid_in = {auction for bidder, auction in net.bids if bidder == maker.address}
+    for auction in get_unwinding_auctions(book, account["auctions"], bid_in):
+        sign = partial(maker.key.auction_bid, net.chain_id, auction=auction["auction"], premium=0)
+        await submit_request(net, maker, sign)  # a refused bid is tried again next poll
+        net.bids.add((maker.address, auction["auction"]))
+        net.log(f"BID: {maker.name} bids 0 for auction {auction['auction']}: {auction['lots']}")
+
+
+def get_unwinding_auctions(
+    book: dict[str, int], auctions: list[Auction], bid_in: set[int]
+) -> list[Auction]:
+    """The auctions not yet bid in whose lots, taken one after another (those already bid
+    in first, as if won), never grow a position of `book` or flip its side."""
+    taken, chosen = book, []
+    for auction in sorted(auctions, key=lambda a: a["auction"] not in bid_in):
+        after = get_quantities_with(taken, get_lots(auction))
+        if auction["auction"] in bid_in:
+            taken = after
+        elif not any(is_growing(taken.get(iid, 0), q) for iid, q in after.items()):
+            chosen.append(auction)
+            taken = after
+    return chosen
+
+
+def get_lots(auction: Auction) -> tuple[tuple[str, int], ...]:
+    return tuple((lot["instrument"], int(lot["quantity"])) for lot in auction["lots"])
 
 
 async def open_called_longs(net: Devnet) -> None:
     """The two called longs buy ETH-PERP from a market maker, sized from the margin
     parameters for the crash to leave them between maintenance and initial margin."""
     called = [m for m in net.members if m.role in CALLED]
-    seller = [m for m in net.members if m.role == MARKET_MAKER][-1]
+    seller = get_market_makers(net.members)[-1]
     price = _prices(net)[ETH_PERP]
     trades = []
     for n, member in enumerate(called):
@@ -335,7 +364,7 @@ async def meet_margin_call(net: Devnet) -> None:
                    STEP_TIMEOUT_S)  # fmt: skip
     quantity = next(p["quantity"] for p in account["positions"] if p["instrument"] == ETH_PERP)
     lots = get_meeting_lots(quantity, call["amountDue"], account["risk"]["initialMargin"])
-    buyer = [m for m in net.members if m.role == MARKET_MAKER][-1]
+    buyer = get_market_makers(net.members)[-1]
     price = _prices(net)[ETH_PERP]
     await post_trades(net, [Trade(net.trade_id, ETH_PERP, buyer.address, 0, member.address,
                                   member.sub_account, price, lots)])  # fmt: skip
@@ -363,7 +392,7 @@ async def open_positions(net: Devnet) -> None:
 
 async def withdraw(net: Devnet) -> None:
     """One market maker per chain withdraws USDC back to that chain."""
-    makers = [m for m in net.members if m.role == MARKET_MAKER]
+    makers = get_market_makers(net.members)
     before = net.replica.events["withdrawal"]
     for index in range(len(net.chains)):
         member, token = makers[index % len(makers)], net.usdc_key(index)

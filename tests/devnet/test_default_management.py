@@ -18,13 +18,14 @@ def test_default_management_lists_how_each_auction_and_call_ended() -> None:
         (13, "auction_opened", {"auction": 2, "round": 2, "closes_height": 16}),
         (15, "margin_call_expired", call(C, due=7_000_000, deadline=15)),
         (15, "margin_call_closed", call(C, due=7_000_000, deadline=15)),
+        (16, "auction_bid_void", {"auction": 2, "member": C, "code": "ReduceOnly"}),
         (16, "auction_settled", {"auction": 2, "member": A, "premium": 0, "lots": 12}),
     ]:
         record.record(height, kind, data, names.__getitem__)
     assert record.get_lines() == [
         "default auction 1 (round 1, height 10): re-auctioned in smaller lots",
         "default auction 2 (round 2, height 13) won by member-2 (market maker) at a premium "
-        "of 0.00 USD: 12 lots at the mark",
+        "of 0.00 USD: 12 lots at the mark (bids void: member-7 (long): ReduceOnly)",
         "margin call met: member-6 (long) sub-account 1 owed 5.00 USD by height 15 "
         "(called at 10), met at height 12",
         "margin call not met: member-7 (long) sub-account 1 owed 7.00 USD by height 15 "

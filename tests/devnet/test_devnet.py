@@ -29,6 +29,7 @@ from devnet.market import (
     MEETS_CALL,
     MISSES_CALL,
     get_deposits,
+    get_market_makers,
     make_members,
 )
 from devnet.network import Devnet, NodeView
@@ -81,7 +82,8 @@ def test_short_devnet_holds_every_invariant(
     assert events.get("deleveraged", 0) + events.get("contribution_mutualised", 0) >= 1
     # no backstops: liquidated lots reach the house, a market maker's bid wins an auction
     won = [a for a in summary["auctions"] if a["outcome"] == "won"]
-    assert won and all(a["winner"] == f"member-2 ({MARKET_MAKER})" for a in won)
+    makers = {f"{m.name} ({MARKET_MAKER})" for m in get_market_makers(make_members(8))}
+    assert won and all(a["winner"] in makers for a in won), summary["auctions"]
     assert summary["house_flat"] and "house account flat at the end: yes" in printed
     assert summary["privacy_routes"] >= 20  # every public route read, no leak among failures
     # on CometBFT, each validator's CometBFT too: no transaction on its TCP ports (metrics),
@@ -107,10 +109,12 @@ def test_short_devnet_holds_every_invariant(
         assert outcome["line"] in printed
     assert "margin call met: member-6" in met["line"] and "margin call not met" in missed["line"]
     # the short-dated future expired and settled; the template listed the next series in
-    # that block, the validators' oracle priced it and the market makers traded it
+    # that block, the validators' oracle priced it and the market makers traded it. The
+    # members open their positions in the live series: on a loaded machine that can be
+    # after the first one's expiry (45 s in), which then settles untraded
     first, *rolled = summary["rolls"]
     assert first["listed_height"] == 0 and first["settled_height"] is not None
-    assert first["traded_height"] is not None and first["final_price"] > 0
+    assert first["final_price"] > 0
     assert rolled and rolled[0]["listed_height"] == first["settled_height"]
     assert rolled[0]["priced_height"] > rolled[0]["listed_height"]
     assert rolled[0]["traded_height"] is not None and rolled[0]["settled_height"] is None
