@@ -69,11 +69,13 @@ def get_shock_after_s(config: DevnetConfig) -> float:
 def get_roll_schedule(config: DevnetConfig, now_ms: int) -> tuple[int, int]:
     """The short-dated future's expiry (whole seconds) and the roll's period: it expires
     a little before the planned crash, once members hold it (in a short run, after the
-    crash), and the next series it rolls into lives to the end of the run (twice its
-    duration: the checks after it take a while on a loaded machine)."""
+    crash), and the next series it rolls into lives to the end of the run: twice its
+    duration and at least 10 minutes, as the script and the checks after it take a while
+    on a loaded machine (a 30 s CometBFT devnet in `make test` once lasted 222 s, past a
+    period of 120 s)."""
     expiry_s = max(EARLIEST_EXPIRY_S, get_shock_after_s(config) * 0.9)
     expiry_ms = (now_ms + int(expiry_s * 1000) + 999) // 1000 * 1000
-    period_ms = 2 * max(60, int(config.duration_s)) * 1000
+    period_ms = 2 * max(300, int(config.duration_s)) * 1000
     return expiry_ms, period_ms
 
 
