@@ -157,6 +157,8 @@ def client_install(client_install_started: Future[ClientInstall] | None) -> Clie
 
 
 USDC = 10**6  # on-chain units of 1 USDC (6 decimals, quantum 1: ledger quanta alike)
+CREDIT_HEIGHTS = 20
+"""A deposit is credited within this many heights of its mining (1 or 2 in a run alone)."""
 
 
 async def fund(live: LiveNetwork, client: Client, member: Member, usdc: int) -> Account:
@@ -168,11 +170,18 @@ async def fund(live: LiveNetwork, client: Client, member: Member, usdc: int) -> 
     token = live.tokens["USDC"]
     with live.vault() as vault:
         await trio.to_thread.run_sync(vault.deposit, sender, token, amount, member.address)
-    with trio.fail_after(60):
+    # Counted in the network's heights, not seconds: the validators see the deposit at
+    # once (depth 0, polled each 250 ms) and credit it a few heights on, but beside the
+    # networks' tests on a loaded machine a height here took 5 to 18 s, and 60 s of wall
+    # time ran out twice before the credit (the 300 s bound is for a network that stalls).
+    deposited_at = await client.height()
+    with trio.fail_after(300):
         while True:
             account = await client.account(member)
             if account is not None and account["collateral"]:
                 return account
+            height = await client.height()
+            assert height <= deposited_at + CREDIT_HEIGHTS, (member, deposited_at, height)
             await trio.sleep(0.5)
 
 
