@@ -106,8 +106,10 @@ from bench.soak_verdicts import (
 )
 from clearing.genesis import ENGINES
 from devnet.sections import get_oracle_toml
+from node.config import ReportsConfig
 from node.reports.seed import create_report_seed, save_report_seed
 from node.reports.worker import read_rss_bytes
+from node.retention import EPOCHS_TRACKED
 from tests.node.netproc import GENESIS_DOC, NodeHome, ProcessNetwork, running
 
 IN_ALL = False
@@ -136,15 +138,14 @@ SHARE_LINE = re.compile(r"proof share of epoch (\d+): \d+ accounts of \d+ proven
 REPORT_LINE = re.compile(r"report of epoch (\d+) built: .* in ([\d.]+) s")
 
 
-def get_block_bound(
-    blocks_kept: int, snapshot_interval: int, height: int, epoch_blocks: int
-) -> int:
-    """The most blocks a pruned store may hold at `height`: the newest `blocks_kept`, or
-    back to its oldest snapshot if that is older (pruning never passes it), what accrues
-    between two prunes (one per snapshot), and the blocks kept whatever their age: one per
-    epoch (the genesis's validator set never changes here)."""
+def get_block_bound(blocks_kept: int, snapshot_interval: int) -> int:
+    """The most blocks a pruned store may hold however long the run: the newest
+    `blocks_kept`, or back to its oldest snapshot if that is older (pruning never passes
+    it), what accrues between two prunes (one per snapshot), and the blocks kept whatever
+    their age: the genesis's (its validator set never changes here) and the anchors of the
+    reports the node keeps or may still commit (node/retention.py)."""
     window = max(blocks_kept, SNAPSHOTS_KEPT * snapshot_interval)
-    return window + snapshot_interval + height // epoch_blocks + 1
+    return window + snapshot_interval + 1 + ReportsConfig.keep + EPOCHS_TRACKED
 
 
 def get_services(
@@ -414,9 +415,7 @@ def summarise(soak: Soak, engine: str, rate: int) -> dict[str, Any]:
     archive = [i for i in range(len(names)) if i not in pruned]
     final = soak.samples[-1]
     held = [final["validators"][i]["blocks_held"] for i in pruned]
-    bound = get_block_bound(
-        args.blocks_kept, args.snapshot_interval, final["height"], args.epoch_blocks
-    )
+    bound = get_block_bound(args.blocks_kept, args.snapshot_interval)
     rss = get_rss_slopes(after, len(names))
     drift = get_latency_drift(soak.latencies, warm, args.sample_s)
     return {

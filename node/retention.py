@@ -8,11 +8,14 @@ read (node/reports/anchor.py):
 
 - block c + 1 of every change c of the validator set: its header names the new set,
   and the walk from genesis to the set signing today goes through each;
-- block e * L + 1 of each epoch e whose report is committed or may still be (the
-  EPOCHS_TRACKED newest after the newest committed), L the epoch length: its header
-  carries the state root the report proves against.
+- block e * L + 1 of each epoch e whose report this node keeps (`[reports] keep`, the
+  newest committed) or may still commit (the EPOCHS_TRACKED newest after the newest
+  committed), L the epoch length: its header carries the state root the report proves
+  against. An older epoch's anchor goes at the next prune, with its report: the store
+  stays within its bounds however long the chain, and a verifier holding an older
+  report reads its anchor from an archive node.
 
-A few blocks an epoch, against the thousands a day pruning removes. A snapshot carries
+A few blocks, against the thousands a day pruning removes. A snapshot carries
 the set changes and the newest epochs' anchors (`get_carried_heights`), so the node it
 restores holds them too. On CometBFT the node's first height is handed on as ABCI
 Commit's `retain_height`, so CometBFT's own stores are pruned to the same height.
@@ -22,10 +25,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_set_change_heights
 from node.storage import NodeStore, Pruned
+
+if TYPE_CHECKING:  # node.config reads MIN_BLOCKS_KEPT from here
+    from node.config import NodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +45,8 @@ SNAPSHOT_REPORT_ANCHORS = 16
 restored node serves those reports with their anchors: more than `[reports] keep`'s
 default (10), the reports its report sync fetches."""
 
+ALL_HEIGHTS = range(1, 2**63)
+"""What a node keeping every block pins: none goes, not even an anchor a pruned past left."""
 MIN_BLOCKS_KEPT = 10
 """The least nonzero retention: the blocks a CometBFT node's signed headers are still
 being fetched for, with room to spare."""
@@ -49,10 +58,16 @@ backlog off over several snapshots, not in one long transaction on the commit pa
 @dataclass(frozen=True)
 class Retention:
     """Keep the newest `blocks_kept` blocks and the history of the newest
-    `history_blocks_kept` (0: all)."""
+    `history_blocks_kept` (0: all), and the anchors of the `reports_kept` newest reports."""
 
     blocks_kept: int
     history_blocks_kept: int
+    reports_kept: int
+
+    @classmethod
+    def from_config(cls, config: NodeConfig) -> Retention:
+        storage = config.storage
+        return cls(storage.blocks_kept, storage.history_blocks_kept, config.reports.keep)
 
     @property
     def keeps_everything(self) -> bool:
@@ -83,7 +98,7 @@ class Retention:
         pruned = store.prune(
             self.get_blocks_below(store, state.height),
             self.get_history_below(state.height),
-            get_pinned_heights(state),
+            get_pinned_heights(state, self.reports_kept) if self.blocks_kept else ALL_HEIGHTS,
         )
         if pruned.blocks or pruned.history_rows:
             log.info(
@@ -94,10 +109,10 @@ class Retention:
         return pruned
 
 
-def get_pinned_heights(state: ClearingState) -> frozenset[int]:
-    """The blocks every node keeps whatever their age (see the module's docstring)."""
+def get_pinned_heights(state: ClearingState, reports_kept: int) -> frozenset[int]:
+    """The blocks a node keeps whatever their age (see the module's docstring)."""
     length = state.genesis.epoch_length_blocks
-    anchors = (e * length + 1 for e in get_report_epochs(state))
+    anchors = (e * length + 1 for e in get_report_epochs(state, reports_kept))
     return frozenset([*get_set_change_heights(state), *anchors])
 
 
@@ -107,13 +122,15 @@ def get_carried_heights(state: ClearingState, height: int) -> tuple[int, ...]:
     The node it restores then holds what its own later snapshots carry: an epoch newer
     than those has its anchor after `height`, which it applies."""
     length = state.genesis.epoch_length_blocks
-    anchors = (e * length + 1 for e in get_report_epochs(state)[-SNAPSHOT_REPORT_ANCHORS:])
+    epochs = get_report_epochs(state, SNAPSHOT_REPORT_ANCHORS)[-SNAPSHOT_REPORT_ANCHORS:]
+    anchors = (e * length + 1 for e in epochs)
     return tuple(sorted(h for h in {*get_set_change_heights(state), *anchors} if h < height))
 
 
-def get_report_epochs(state: ClearingState) -> list[int]:
-    """The epochs whose report is committed or may still be, ascending."""
+def get_report_epochs(state: ClearingState, committed_kept: int) -> list[int]:
+    """The `committed_kept` (at least 1) newest epochs whose report is committed and
+    those whose report may still be, ascending."""
     ended = state.height // state.genesis.epoch_length_blocks
-    committed = sorted(state.report_hashes)
+    committed = sorted(state.report_hashes)[-committed_kept:]
     newest = committed[-1] if committed else 0
     return [*committed, *range(max(newest + 1, ended - EPOCHS_TRACKED + 1), ended + 1)]

@@ -226,8 +226,9 @@ class NotFound(ApiError):
 
 
 class Pruned(ApiError):
-    """410: the node no longer holds that block or history; `details["first_height"]` is
-    the first height it holds (ask from there, or ask an archive node)."""
+    """410: the node no longer holds that block, history or report; `details["first_height"]`
+    is the first height it holds, `details["first_epoch"]` its oldest report's epoch (ask
+    from there, or ask an archive node)."""
 
 
 class Conflict(ApiError):

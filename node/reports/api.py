@@ -63,7 +63,7 @@ class ReportsApi:
                       errors=(404,), tier="public"), self.get_latest),
             (RouteDoc("GET", "/v1/reports/{epoch}", "getReport",
                       "The solvency report of an epoch, its signatures and committed hash",
-                      errors=(400, 404), tier="public"), self.get_report),
+                      errors=(400, 404, 410), tier="public"), self.get_report),
             (RouteDoc("POST", "/v1/reports/{epoch}/openings", "getReportOpenings",
                       "Your own commitments' openings in a report (EIP-712 signed by the member)",
                       errors=(400, 401, 404, 415), tier="member"), self.post_openings),
@@ -81,7 +81,15 @@ class ReportsApi:
     def _view(self, epoch: int) -> dict[str, Any]:
         stored = self.store.get_report(epoch)
         if stored is None:
-            latest = self.store.get_latest_epoch()
+            first, latest = self.store.get_first_epoch(), self.store.get_latest_epoch()
+            if first is not None and epoch < first:
+                raise ApiError(
+                    410, "ReportPruned",
+                    f"the report of epoch {epoch} is older than this node keeps: it holds "
+                    f"the reports from epoch {first} (`[reports] keep` = {self.store.keep}); "
+                    "ask a node that keeps more",
+                    epoch=epoch, first_epoch=first, latest=latest,
+                )  # fmt: skip
             raise ApiError(404, "ReportNotFound", f"no report of epoch {epoch} is stored",
                            epoch=epoch, latest=latest)  # fmt: skip
         report = attach_anchor(decode_report(stored), self.store, self.ctx.store, self.ctx.state)

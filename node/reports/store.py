@@ -82,6 +82,12 @@ class ReportStore:
         epochs = self._epochs("bin")
         return epochs[-1] if epochs else None
 
+    def get_first_epoch(self) -> int | None:
+        """The oldest epoch whose report is held: older ones were pruned (`keep`), or
+        came before this node's first (a state-synced node's)."""
+        epochs = self._epochs("bin")
+        return epochs[0] if epochs else None
+
     def save_commit(self, record: CommitRecord) -> None:
         body = {
             "epoch": record.epoch,

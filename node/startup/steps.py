@@ -142,7 +142,7 @@ def build_block_store(
     """The committed blocks, each saved with its members' history and, on schedule, the
     state snapshot after it, and pruned then to the configured retention (sparing the
     snapshots peers are fetching)."""
-    retention = Retention(config.storage.blocks_kept, config.storage.history_blocks_kept)
+    retention = Retention.from_config(config)
     return SqliteBlockStore(
         store,
         genesis_root,

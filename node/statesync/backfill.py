@@ -158,8 +158,7 @@ async def fetch_batch(
 async def backfill_below_snapshot(p2p: P2PNode, node: NodeParts, engine: EngineBlocks) -> None:
     """The blocks below a restored store's snapshot that its retention keeps, then, once
     they reach genesis, the members' history of those its retention keeps."""
-    storage = node.config.storage
-    retention = Retention(storage.blocks_kept, storage.history_blocks_kept)
+    retention = Retention.from_config(node.config)
     chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
     await backfill_blocks(
         p2p, node.store, lambda: node.app.state, chain,

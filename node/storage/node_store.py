@@ -250,10 +250,10 @@ class NodeStore:
             return self._get_meta_int("history_from", 1)
 
     def prune(self, blocks_below: int, history_below: int, pinned: Collection[int]) -> Pruned:
-        """Removes the blocks below `blocks_below` (but those of heights `pinned`) and the
-        history rows below `history_below`, in one transaction. Each first height only
-        moves up; blocks after the oldest snapshot kept stay (PruneBelowSnapshot), and the
-        latest block always does."""
+        """Removes the blocks below `blocks_below` but those of heights `pinned` (a block
+        pinned before and no longer goes too) and the history rows below `history_below`,
+        in one transaction. Each first height only moves up; blocks after the oldest
+        snapshot kept stay (PruneBelowSnapshot), and the latest block always does."""
         with self._lock, self._transaction():
             blocks_from = self._get_meta_int("blocks_from", 1)
             history_from = self._get_meta_int("history_from", 1)
@@ -263,9 +263,10 @@ class NodeStore:
             oldest = self._get_oldest_snapshot_height()
             if blocks_below > blocks_from and (oldest is None or blocks_below > oldest):
                 raise PruneBelowSnapshot(blocks_below, 0 if oldest is None else oldest)
+            below = self._db.execute("SELECT height FROM blocks WHERE height < ?", (blocks_below,))
             blocks = self._db.executemany(
                 "DELETE FROM blocks WHERE height = ?",
-                ((h,) for h in range(blocks_from, blocks_below) if h not in pinned),
+                [(h,) for (h,) in below.fetchall() if h not in pinned],
             ).rowcount
             rows = self._db.execute(
                 "DELETE FROM history WHERE height >= ? AND height < ?",

@@ -229,7 +229,7 @@ def test_the_store_keeps_the_newest_epochs_atomically(tmp_path, box_and_inputs) 
     inputs = replace(inputs, epoch=3)
     store.save_inputs(inputs)
     assert store.get_report(1) is None and store.get_report(3) == b"report-3"
-    assert store.get_latest_epoch() == 3
+    assert (store.get_first_epoch(), store.get_latest_epoch()) == (2, 3)
     assert store.get_commit(3) == CommitRecord(3, b"\x03" * 32, 16)
     assert store.get_inputs(inputs.epoch) == replace(inputs, validators=())  # openings need none
     path = tmp_path / "reports" / f"epoch-{inputs.epoch}.inputs.json"

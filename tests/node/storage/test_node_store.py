@@ -243,8 +243,11 @@ def test_prune_keeps_the_pinned_blocks_and_moves_the_first_height_up(tmp_path: P
         assert held == [3, 11, *range(12, 21)]
         assert store.first_height() == 12
         # the first height only moves up: an older target prunes nothing more
-        assert store.prune(4, 1, pinned=set()) == Pruned(0, 0, 12, 1)
+        assert store.prune(4, 1, pinned={3, 11}) == Pruned(0, 0, 12, 1)
         assert store.load_block(11) == StoredBlock(11, b"block11", b"cert11", root_of(66))
+        # a block no longer pinned goes at the next prune
+        assert store.prune(4, 1, pinned={11}) == Pruned(1, 0, 12, 1)
+        assert store.load_block(3) is None and store.load_block(11) is not None
     with NodeStore(tmp_path / "db.sqlite3") as reopened:
         assert reopened.first_height() == 12
         fill(reopened, range(21, 23))
