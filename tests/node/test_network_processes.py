@@ -255,6 +255,14 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             assert held[0] <= storage["first_height"] <= after, (held[0], storage, after)
             assert code == 410
             assert held[0] <= body["error"]["details"]["first_height"] <= after, body
+            # inside its window it serves the chain's blocks, the archive node's (each with
+            # its own node's certificate): the newest of the window, which no prune reaches
+            # while they are read
+            for height in read_heights(home)[-(BLOCKS_KEPT - 3):]:
+                code, served = home.get_json(f"/v1/blocks/{height}")
+                assert code == 200 and served.pop("cert") != "0x", (home.name, height)
+                expected = archive.get_json(f"/v1/blocks/{height}")[1]
+                assert served == {k: v for k, v in expected.items() if k != "cert"}
         replay = ClearingApp(parse_genesis(net.genesis))  # with the nodes' peer ids
         roots = late.get_roots()  # first: the chain runs on, so the blocks read after hold more
         blocks = [b for b in read_blocks(late) if b.header.height in roots]
