@@ -258,7 +258,7 @@ async def test_trades_commit_and_nodes_recover_and_join(tmp_path: Path) -> None:
             # inside its window it serves the chain's blocks, the archive node's (each with
             # its own node's certificate): the newest of the window, which no prune reaches
             # while they are read
-            for height in read_heights(home)[-(BLOCKS_KEPT - 3):]:
+            for height in read_heights(home)[-(BLOCKS_KEPT - 3) :]:
                 code, served = home.get_json(f"/v1/blocks/{height}")
                 assert code == 200 and served.pop("cert") != "0x", (home.name, height)
                 expected = archive.get_json(f"/v1/blocks/{height}")[1]
