@@ -35,7 +35,7 @@ from node.keys import (
 from node.limits import MAX_API_BODY_BYTES, MAX_MEMPOOL_TX_BYTES
 from node.oracle_config import OracleConfig, read_oracle
 from node.p2p_config import P2PConfig, read_p2p
-from node.retention import MIN_BLOCKS_KEPT
+from node.retention import MIN_BLOCKS_KEPT, Retention
 
 CONFIG_FILE_NAME = "config.toml"
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -251,6 +251,13 @@ class NodeConfig:
     consensus: ConsensusConfig = field(default_factory=ConsensusConfig)
     log_level: str = "info"
     config_file: Path | None = None
+
+    @property
+    def retention(self) -> Retention:
+        """What this node's store keeps (node/retention.py)."""
+        return Retention(
+            self.storage.blocks_kept, self.storage.history_blocks_kept, self.reports.keep
+        )
 
 
 def _api(t: ConfigTable) -> ApiConfig:

@@ -25,14 +25,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from clearing.state import ClearingState
 from clearing.validator_set import get_set_change_heights
 from node.storage import NodeStore, Pruned
-
-if TYPE_CHECKING:  # node.config reads MIN_BLOCKS_KEPT from here
-    from node.config import NodeConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +59,6 @@ class Retention:
     blocks_kept: int
     history_blocks_kept: int
     reports_kept: int
-
-    @classmethod
-    def from_config(cls, config: NodeConfig) -> Retention:
-        storage = config.storage
-        return cls(storage.blocks_kept, storage.history_blocks_kept, config.reports.keep)
 
     @property
     def keeps_everything(self) -> bool:

@@ -81,13 +81,13 @@ class ReportsApi:
     def _view(self, epoch: int) -> dict[str, Any]:
         stored = self.store.get_report(epoch)
         if stored is None:
-            first, latest = self.store.get_first_epoch(), self.store.get_latest_epoch()
-            if first is not None and epoch < first:
+            latest = self.store.get_latest_epoch()
+            if not self.store.is_kept(epoch):  # older than the newest `keep`: never here again
+                first = self.store.get_first_epoch()
                 raise ApiError(
                     410, "ReportPruned",
-                    f"the report of epoch {epoch} is older than this node keeps: it holds "
-                    f"the reports from epoch {first} (`[reports] keep` = {self.store.keep}); "
-                    "ask a node that keeps more",
+                    f"the report of epoch {epoch} is older than the newest {self.store.keep} "
+                    "epochs this node keeps (`[reports] keep`): ask a node that keeps more",
                     epoch=epoch, first_epoch=first, latest=latest,
                 )  # fmt: skip
             raise ApiError(404, "ReportNotFound", f"no report of epoch {epoch} is stored",

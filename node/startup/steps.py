@@ -55,7 +55,6 @@ from node.p2p.allowed_peers import (
 )
 from node.ports import get_bind_problem, get_port_taken_error
 from node.restore import restore_state
-from node.retention import Retention
 from node.served_snapshots import ServedSnapshots
 from node.services import NodeContext, NodeContextInputs, Service
 from node.startup.service_list import build_services
@@ -142,7 +141,7 @@ def build_block_store(
     """The committed blocks, each saved with its members' history and, on schedule, the
     state snapshot after it, and pruned then to the configured retention (sparing the
     snapshots peers are fetching)."""
-    retention = Retention.from_config(config)
+    retention = config.retention
     return SqliteBlockStore(
         store,
         genesis_root,

@@ -33,7 +33,6 @@ from lightclient.anchor import AnchorHeader, get_consensus_chain_id
 from node.history.replay import HistoryNotRebuilt, rebuild_history
 from node.p2p import Offence, P2PNode, RequestFailed
 from node.p2p.blocksync import SyncedBlock, fetch_blocks
-from node.retention import Retention
 from node.startup import NodeParts
 from node.statesync.fetch import PEER_WAIT_S
 from node.statesync.verify import BlockRefused, check_certified
@@ -158,7 +157,7 @@ async def fetch_batch(
 async def backfill_below_snapshot(p2p: P2PNode, node: NodeParts, engine: EngineBlocks) -> None:
     """The blocks below a restored store's snapshot that its retention keeps, then, once
     they reach genesis, the members' history of those its retention keeps."""
-    retention = Retention.from_config(node.config)
+    retention = node.config.retention
     chain = get_consensus_chain_id(node.genesis.chain_id, node.genesis_hash)
     await backfill_blocks(
         p2p, node.store, lambda: node.app.state, chain,

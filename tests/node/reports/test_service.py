@@ -197,8 +197,6 @@ async def test_an_epoch_report_is_built_signed_committed_and_served(
     for handler_api, body, expected in refused:
         assert await call(handler_api.post_openings, {"epoch": str(epoch)}, body) == expected
     assert await call(api.get_report, {"epoch": "9"}) == (404, "ReportNotFound")
-    # below the first report it holds, the node says so (410), as for blocks
-    assert await call(api.get_report, {"epoch": str(epoch - 1)}) == (410, "ReportPruned")
     assert await call(api.get_report, {"epoch": "x"}) == (400, "InvalidField")
 
 
