@@ -40,24 +40,18 @@ def blocks_of(chain: Chain, hashes: list[str]) -> list[int | None]:
     return [None if r is None else int(r["blockNumber"], 16) for r in receipts]
 
 
-def test_a_batch_is_mined_on_return_and_automine_is_back_on(
-    chain_and_vault: tuple[Chain, Contract],
+@pytest.mark.parametrize(("per_block", "count"), [(None, 20), (3, 7)])
+def test_deposits_are_mined_on_return_per_block_and_automine_is_back_on(
+    chain_and_vault: tuple[Chain, Contract], per_block: int | None, count: int
 ) -> None:
+    """Without `per_block` a batch goes in one block; with it, that many to a block."""
     chain, vault = chain_and_vault
     head = chain.get_block_number("latest")
-    hashes = send_native_deposits(chain, vault, [member(i) for i in range(20)], amount=3)
-    assert blocks_of(chain, hashes) == [head + 1] * 20
+    members = [member(i) for i in range(count)]
+    hashes = send_native_deposits(chain, vault, members, amount=3, per_block=per_block)
+    assert blocks_of(chain, hashes) == [head + 1 + i // (per_block or count) for i in range(count)]
     assert count_ready(chain) == 0
     assert chain.request("anvil_getAutomine", []) is True
-
-
-def test_per_block_puts_that_many_deposits_in_each_block(
-    chain_and_vault: tuple[Chain, Contract],
-) -> None:
-    chain, vault = chain_and_vault
-    head = chain.get_block_number("latest")
-    hashes = send_native_deposits(chain, vault, [member(i) for i in range(7)], per_block=3)
-    assert blocks_of(chain, hashes) == [head + 1] * 3 + [head + 2] * 3 + [head + 3]
 
 
 def test_a_pool_no_block_can_empty_raises_with_what_it_holds(
